@@ -1,0 +1,33 @@
+/* jid.h: JID parsing, validation, comparison (RFC 7622 with the stringprep profiles
+ * XMPP servers still use: libidn's nodeprep/resourceprep) and XEP-0106 escaping. */
+#ifndef SLIDGE_JID_H
+#define SLIDGE_JID_H
+
+#include <stddef.h>
+
+#define JID_PART_MAX 1023
+
+struct jid {
+	char local[JID_PART_MAX + 1];    /* "" when absent */
+	char domain[JID_PART_MAX + 1];
+	char resource[JID_PART_MAX + 1]; /* "" when absent */
+};
+
+/* Parse and normalise s (nodeprep on the local part, lower-cased domain, resourceprep on
+ * the resource). 0 on success; -1 if s is not a valid JID (out is then unspecified). */
+int jid_parse(const char *s, struct jid *out);
+/* Write "local@domain" (or "domain") into out; -1 if it does not fit. */
+int jid_bare(const struct jid *j, char *out, size_t outsz);
+/* Write the full JID into out; -1 if it does not fit. */
+int jid_full(const struct jid *j, char *out, size_t outsz);
+/* Normalise the string s to its bare JID form into out; -1 if invalid or too long. */
+int jid_to_bare(const char *s, char *out, size_t outsz);
+/* 1 if both strings are valid JIDs with the same bare JID, else 0. */
+int jid_bare_equal(const char *a, const char *b);
+/* XEP-0106: escape an arbitrary string (e.g. a legacy id) into a JID local part.
+ * -1 if the result does not fit or the input is empty. */
+int jid_escape(const char *in, char *out, size_t outsz);
+/* XEP-0106: reverse of jid_escape; -1 if it does not fit. */
+int jid_unescape(const char *in, char *out, size_t outsz);
+
+#endif

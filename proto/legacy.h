@@ -1,0 +1,266 @@
+/* legacy.h: the public C API of slidge-c for legacy modules.
+ *
+ * A legacy module teaches slidge-c one network. It is a shared object that exports one
+ * symbol, `slidge_module_v1`, a struct slidge_module filled with the module's attributes
+ * and hooks: the C counterpart of slidge's BaseGateway (attributes, validate, ...),
+ * BaseSession (login, on_text, ...) and LegacyRoster (legacy id <-> JID local part).
+ * The slidge core calls the hooks; the module calls the slidge_* functions below to act
+ * on the XMPP side (LegacyContact's send_text, online, ...).
+ *
+ * Every module runs inside one slidge-worker process per user, single-threaded, in an
+ * event loop owned by the core. Hooks must not block: a hook that needs a network round
+ * trip keeps its struct slidge_reply and completes it later, from a timer or fd callback.
+ *
+ * Ownership: strings passed to hooks are valid only during the call (copy to keep);
+ * strings passed to slidge_* functions are copied by the core. Contacts belong to the
+ * session and stay valid until the session ends.
+ *
+ * Names follow slidge's so that a slidge module author recognises them. */
+#ifndef SLIDGE_LEGACY_H
+#define SLIDGE_LEGACY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change of struct slidge_module or of a function below. */
+#define SLIDGE_LEGACY_ABI 1
+
+struct slidge_session;  /* BaseSession: one logged-in user */
+struct slidge_contact;  /* LegacyContact: a puppet of a legacy contact */
+struct slidge_reply;    /* completion handle of a hook (exactly one completion) */
+struct slidge_form;     /* submitted form values */
+struct slidge_timer;
+
+/* ---- registration ---------------------------------------------------------------- */
+
+enum slidge_registration_type {
+	SLIDGE_SINGLE_STEP_FORM = 0,  /* XEP-0077 or the register command, one form */
+	SLIDGE_TWO_FACTOR_CODE = 1,   /* form, then a code (validate_two_factor_code) */
+	SLIDGE_QRCODE = 2,            /* form, then a QR code to flash (get_qr_text) */
+};
+
+/* A field of a form (slidge's FormField). Arrays of fields end with var == NULL. */
+struct slidge_form_field {
+	const char *var;
+	const char *label;
+	const char *type;        /* XEP-0004: "text-single" (NULL means this), "text-private",
+	                            "text-multi", "boolean", "list-single", "list-multi",
+	                            "jid-single", "fixed", "hidden" */
+	int required;
+	const char *value;       /* default value or NULL */
+	const char *desc;        /* help text or NULL */
+	const char *const *options; /* list-*: NULL-terminated value,label,value,label,... */
+};
+
+/* Value of a submitted field, or NULL if it was not submitted. */
+const char *slidge_form_get(const struct slidge_form *form, const char *var);
+
+/* ---- replies: completing a hook -------------------------------------------------- */
+
+/* XMPP stanza error conditions a hook may fail with (RFC 6120 §8.3.3). */
+#define SLIDGE_BAD_REQUEST "bad-request"
+#define SLIDGE_FEATURE_NOT_IMPLEMENTED "feature-not-implemented"
+#define SLIDGE_FORBIDDEN "forbidden"
+#define SLIDGE_INTERNAL_SERVER_ERROR "internal-server-error"
+#define SLIDGE_ITEM_NOT_FOUND "item-not-found"
+#define SLIDGE_NOT_ACCEPTABLE "not-acceptable"
+#define SLIDGE_NOT_ALLOWED "not-allowed"
+#define SLIDGE_NOT_AUTHORIZED "not-authorized"
+#define SLIDGE_RECIPIENT_UNAVAILABLE "recipient-unavailable"
+#define SLIDGE_REMOTE_SERVER_TIMEOUT "remote-server-timeout"
+#define SLIDGE_SERVICE_UNAVAILABLE "service-unavailable"
+
+/* Success with no value. */
+void slidge_reply_ok(struct slidge_reply *r);
+/* Success with a string: the legacy message id (on_text, on_correct...), the status
+ * text (login), the QR text (get_qr_text). NULL is the same as slidge_reply_ok. */
+void slidge_reply_str(struct slidge_reply *r, const char *value);
+/* For validate / validate_two_factor_code: add key=value to the legacy_module_data the
+ * reply will store. Call before completing. */
+void slidge_reply_set(struct slidge_reply *r, const char *key, const char *value);
+/* For validate: success, and no second factor is needed (slidge's TwoFactorNotRequired). */
+void slidge_reply_no_2fa(struct slidge_reply *r);
+/* Failure: an XMPP error condition (one of the SLIDGE_* above) and a human text. */
+void slidge_reply_error(struct slidge_reply *r, const char *condition, const char *text);
+/* The session a reply belongs to (NULL for registration hooks). */
+struct slidge_session *slidge_reply_session(struct slidge_reply *r);
+
+/* ---- module options (passed on slidged's command line after the core options) ----- */
+
+/* An option --name VALUE of the module. Arrays end with name == NULL. */
+struct slidge_option {
+	const char *name;    /* without the leading "--" */
+	const char *value;   /* default */
+	const char *doc;
+};
+
+/* Value of a module option (the default if not given); NULL if the module did not
+ * declare it. */
+const char *slidge_option(const char *name);
+
+/* ---- the session (BaseSession) -------------------------------------------------------- */
+
+/* The user's bare JID. */
+const char *slidge_session_user_jid(const struct slidge_session *s);
+/* The component's JID. */
+const char *slidge_session_component_jid(const struct slidge_session *s);
+/* Module-private state of the session. */
+void *slidge_session_priv(const struct slidge_session *s);
+void slidge_session_set_priv(struct slidge_session *s, void *priv);
+/* legacy_module_data: persistent per-user key/values. get returns NULL if absent. */
+const char *slidge_session_data_get(const struct slidge_session *s, const char *key);
+/* Set (value NULL: remove) a key and store it in the registration store. */
+void slidge_session_data_set(struct slidge_session *s, const char *key, const char *value);
+
+/* The gateway's presence towards the user. show: NULL/"chat"/"away"/"xa"/"dnd". */
+void slidge_session_send_gateway_status(struct slidge_session *s, const char *status,
+    const char *show);
+/* A chat message from the gateway's JID to the user. */
+void slidge_session_send_gateway_message(struct slidge_session *s, const char *text);
+
+/* ---- the event loop ----------------------------------------------------------------- */
+
+typedef void slidge_timer_cb(struct slidge_session *s, void *arg);
+/* Call cb once after `seconds`. The timer is freed after it fires or is cancelled.
+ * Timers of a session are cancelled when it ends. NULL on OOM. */
+struct slidge_timer *slidge_timer_add(struct slidge_session *s, double seconds,
+    slidge_timer_cb *cb, void *arg);
+void slidge_timer_cancel(struct slidge_timer *t);
+
+enum slidge_log_level { SLIDGE_LOG_DEBUG = 0, SLIDGE_LOG_INFO, SLIDGE_LOG_WARN, SLIDGE_LOG_ERROR };
+/* Log a line prefixed with the user. Never log credentials or message bodies. */
+void slidge_log(const struct slidge_session *s, enum slidge_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- contacts (LegacyRoster, LegacyContact) ----------------------------------------- */
+
+/* The contact with this legacy id, created if new (LegacyRoster.by_legacy_id). NULL if
+ * the id cannot be mapped to a JID local part. */
+struct slidge_contact *slidge_roster_by_legacy_id(struct slidge_session *s, const char *legacy_id);
+/* The contact with this legacy id if it exists already, else NULL (no creation). */
+struct slidge_contact *slidge_roster_lookup(struct slidge_session *s, const char *legacy_id);
+
+const char *slidge_contact_legacy_id(const struct slidge_contact *c);
+/* The contact's bare JID (local@component). */
+const char *slidge_contact_jid(const struct slidge_contact *c);
+struct slidge_session *slidge_contact_session(const struct slidge_contact *c);
+
+/* The contact's display name (roster name, nick). */
+void slidge_contact_set_name(struct slidge_contact *c, const char *name);
+const char *slidge_contact_name(const struct slidge_contact *c);
+/* Mark the contact a friend (is_friend) and put it in the user's roster
+ * (add_to_roster): without roster privileges, the contact asks for a subscription. */
+void slidge_contact_add_to_roster(struct slidge_contact *c);
+int slidge_contact_is_friend(const struct slidge_contact *c);
+
+/* Presence. status may be NULL; last_seen 0 means unknown. Unchanged presences are not
+ * sent again. */
+void slidge_contact_online(struct slidge_contact *c, const char *status, time_t last_seen);
+void slidge_contact_away(struct slidge_contact *c, const char *status, time_t last_seen);
+void slidge_contact_extended_away(struct slidge_contact *c, const char *status, time_t last_seen);
+void slidge_contact_busy(struct slidge_contact *c, const char *status, time_t last_seen);
+void slidge_contact_offline(struct slidge_contact *c, const char *status, time_t last_seen);
+
+/* Options of slidge_contact_send_text (LegacyContact.send_text keyword arguments). A
+ * NULL pointer means all defaults. */
+struct slidge_send_opts {
+	time_t when;                  /* legacy timestamp; 0 = now */
+	const char *reply_to;         /* legacy id of the message replied to, or NULL */
+	const char *reply_to_fallback;/* quoted text for clients without XEP-0461 */
+	int reply_to_user;            /* 1 if the replied-to message was the user's */
+	const char *thread;           /* legacy thread id or NULL */
+	int carbon;                   /* 1: the user sent it from the official client */
+};
+
+/* A message from the contact to the user. legacy_msg_id may be NULL. */
+void slidge_contact_send_text(struct slidge_contact *c, const char *body,
+    const char *legacy_msg_id, const struct slidge_send_opts *opts);
+
+/* Chat states (XEP-0085). */
+void slidge_contact_composing(struct slidge_contact *c);
+void slidge_contact_paused(struct slidge_contact *c);
+void slidge_contact_active(struct slidge_contact *c);
+void slidge_contact_inactive(struct slidge_contact *c);
+void slidge_contact_gone(struct slidge_contact *c);
+
+/* ---- the module ------------------------------------------------------------------- */
+
+/* Options of on_text (the keyword arguments of BaseSession.on_text). */
+struct slidge_text_opts {
+	const char *reply_to_msg_id;       /* legacy id of the replied-to message, or NULL */
+	const char *reply_to_fallback_text;
+	const char *thread;                /* legacy thread id, or NULL */
+};
+
+struct slidge_module {
+	uint32_t abi;                     /* SLIDGE_LEGACY_ABI */
+	const char *name;                 /* short name, e.g. "demo" */
+	const char *version;
+
+	/* BaseGateway attributes */
+	const char *component_name;       /* COMPONENT_NAME (disco name) */
+	const char *component_type;       /* COMPONENT_TYPE (gateway disco type) */
+	enum slidge_registration_type registration_type; /* REGISTRATION_TYPE (may be
+	                                     changed by init from an option) */
+	const char *registration_instructions;
+	const struct slidge_form_field *registration_fields; /* NULL: username + password */
+	const char *search_title;
+	const char *search_instructions;
+	const struct slidge_form_field *search_fields;
+	const char *welcome_message;      /* NULL: slidge's default */
+	const char *roster_group;         /* NULL: "slidge" */
+	const uint16_t *connect_ports;    /* TCP ports the module connects to; 0-terminated */
+	const struct slidge_option *options;
+
+	/* Once per process, after options are parsed, before the sandbox. May set
+	 * registration_type. 0 on success; -1 aborts the worker. */
+	int (*init)(struct slidge_module *m);
+
+	/* BaseGateway hooks (run in a registration worker, without a session). */
+	void (*validate)(const char *user_jid, const struct slidge_form *form,
+	    struct slidge_reply *r);
+	void (*validate_two_factor_code)(const char *user_jid, const char *code,
+	    struct slidge_reply *r);
+	void (*get_qr_text)(const char *user_jid, struct slidge_reply *r);
+	/* The user unregistered; the default just logs out. */
+	void (*unregister)(struct slidge_session *s, struct slidge_reply *r);
+
+	/* BaseSession hooks. A NULL hook answers feature-not-implemented
+	 * "Not implemented by the legacy module". */
+	void (*login)(struct slidge_session *s, struct slidge_reply *r);   /* reply_str: status */
+	void (*logout)(struct slidge_session *s);
+	void (*on_text)(struct slidge_session *s, struct slidge_contact *chat, const char *text,
+	    const struct slidge_text_opts *opts, struct slidge_reply *r);    /* reply_str: id */
+	void (*on_composing)(struct slidge_session *s, struct slidge_contact *chat, const char *thread);
+	void (*on_paused)(struct slidge_session *s, struct slidge_contact *chat, const char *thread);
+	void (*on_active)(struct slidge_session *s, struct slidge_contact *chat, const char *thread);
+	void (*on_inactive)(struct slidge_session *s, struct slidge_contact *chat, const char *thread);
+
+	/* LegacyRoster: the user's friends after login (fill). Call
+	 * slidge_roster_by_legacy_id + slidge_contact_add_to_roster for each, then complete
+	 * r. NULL: no contacts are filled. */
+	void (*roster_fill)(struct slidge_session *s, struct slidge_reply *r);
+	/* LegacyRoster.jid_username_to_legacy_id: may refuse a local part by returning -1
+	 * with a human text in *why (static string). NULL: every unescaped local part is a
+	 * legacy id. */
+	int (*jid_username_to_legacy_id)(struct slidge_session *s, const char *username,
+	    const char **why);
+	/* Called when a contact is first created (LegacyContact.update_info): set its name,
+	 * presence. NULL: nothing. */
+	void (*update_info)(struct slidge_contact *c);
+};
+
+/* The one symbol a module exports. */
+#define SLIDGE_MODULE_SYMBOL "slidge_module_v1"
+extern struct slidge_module slidge_module_v1;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
