@@ -1,0 +1,1015 @@
+/* workers.c: registered users and their workers.
+ *
+ * Each registered user has at most one session worker, fork+exec'd with its channel on
+ * fd 3. Stanzas for a user wait in a bounded queue while the worker starts; once sent,
+ * each stays in the worker's unacked list until the worker acks it. When a worker dies,
+ * what it had not acked is bounced to the user as an error with a human text: nothing is
+ * dropped silently (ARCHITECTURE.md "Nothing lost"). A crashed worker is restarted with
+ * exponential backoff; too many crashes in a window park the session and tell the user.
+ *
+ * Register workers (role "register") run one registration's validate() and are driven by
+ * register.c through struct register_ops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "chan.h"
+#include "log.h"
+#include "slidged.h"
+#include "xml.h"
+
+#define NBUCKETS 4096
+#define QUEUE_MAX_ITEMS 1000           /* stanzas waiting for a starting worker */
+#define QUEUE_MAX_BYTES (4u << 20)
+#define STOP_GRACE 5.0                 /* seconds between STOP and SIGKILL */
+#define RESTART_MIN 0.1                /* first restart delay; doubles per crash */
+#define RESTART_MAX 60.0
+#define CRASH_HISTORY 32
+
+/* A stanza sent to (or waiting for) a worker, with what a bounce needs. */
+struct qitem {
+	struct qitem *next;
+	uint64_t seq;
+	char *xml;
+	size_t len;
+	char *kind, *from, *to, *id, *type;
+};
+
+struct qlist {
+	struct qitem *head, *tail;
+	size_t n, bytes;
+};
+
+enum ustate { U_STOPPED, U_STARTING, U_RUNNING, U_PARKED };
+
+struct worker {
+	struct worker *next, *prev;     /* every live worker, for shutdown */
+	pid_t pid;
+	enum worker_role role;
+	struct chan *ch;
+	ev_child cw;
+	ev_timer killer;
+	struct user *u;                 /* session workers */
+	const struct register_ops *ops; /* register workers */
+	void *arg;
+	int hello, manifest, stopping, answered;
+	uint64_t next_seq;
+	struct qlist unacked;
+	char why[256];                  /* why we killed it, for the log */
+};
+
+struct user {
+	struct user *next;              /* hash chain */
+	struct store_user rec;          /* rec.jid is the key */
+	struct worker *w;
+	enum ustate state;
+	struct qlist queue;             /* waiting for the worker */
+	int fresh;                      /* next START says fresh (welcome message) */
+	int removing, unregister;
+	ev_timer restart;
+	double backoff;
+	time_t crashes[CRASH_HISTORY];
+	unsigned int ncrashes;
+	time_t started;
+	unsigned int restarts;
+	char last_exit[128];
+	char state_text[256];
+};
+
+static struct user *buckets[NBUCKETS];
+static size_t nusers;
+static int paused;
+static int nworkers;
+static struct worker *all_workers;
+static void (*shutdown_cb)(void);
+
+/* Boot staggering: users waiting for a start slot. */
+static struct user **boot_list;
+static size_t boot_n, boot_next;
+static int boot_running;
+
+static void worker_start_session(struct user *u);
+static void boot_more(void);
+
+static unsigned int
+hash(const char *s)
+{
+	unsigned int h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % NBUCKETS;
+}
+
+const char *
+workers_user_jid(const struct user *u)
+{
+	return u->rec.jid;
+}
+
+struct user *
+workers_find(const char *bare)
+{
+	struct user *u;
+
+	for (u = buckets[hash(bare)]; u; u = u->next)
+		if (!u->removing && strcmp(u->rec.jid, bare) == 0)
+			return u;
+	return NULL;
+}
+
+/* ---- queues ------------------------------------------------------------------------ */
+
+static void
+qitem_free(struct qitem *q)
+{
+	free(q->xml);
+	free(q->kind);
+	free(q->from);
+	free(q->to);
+	free(q->id);
+	free(q->type);
+	free(q);
+}
+
+static void
+qlist_push(struct qlist *l, struct qitem *q)
+{
+	q->next = NULL;
+	if (l->tail)
+		l->tail->next = q;
+	else
+		l->head = q;
+	l->tail = q;
+	l->n++;
+	l->bytes += q->len;
+}
+
+static struct qitem *
+qlist_pop(struct qlist *l)
+{
+	struct qitem *q = l->head;
+
+	if (!q)
+		return NULL;
+	l->head = q->next;
+	if (!l->head)
+		l->tail = NULL;
+	l->n--;
+	l->bytes -= q->len;
+	q->next = NULL;
+	return q;
+}
+
+/* Remove the item with this seq (almost always the head: workers ack in order). */
+static struct qitem *
+qlist_take_seq(struct qlist *l, uint64_t seq)
+{
+	struct qitem *q, *prev = NULL;
+
+	for (q = l->head; q; prev = q, q = q->next) {
+		if (q->seq != seq)
+			continue;
+		if (prev)
+			prev->next = q->next;
+		else
+			l->head = q->next;
+		if (l->tail == q)
+			l->tail = prev;
+		l->n--;
+		l->bytes -= q->len;
+		q->next = NULL;
+		return q;
+	}
+	return NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Tell the sender that this stanza will not be handled. Presence is not bounced: it is
+ * state, resent by the client, and errors to presence confuse clients. */
+static void
+bounce(const struct qitem *q, const char *condition, const char *text)
+{
+	if (!q->from || strcmp(q->kind, "presence") == 0)
+		return;
+	if (q->type && (strcmp(q->type, "error") == 0 || strcmp(q->type, "result") == 0))
+		return;
+	log_info("workers: bouncing a <%s> to %s: %s", q->kind, q->from, condition);
+	route_error_attrs(q->kind, q->to ? q->to : G.jid, q->from, q->id, NULL, condition, text);
+}
+
+static void
+bounce_all(struct qlist *l, const char *condition, const char *text)
+{
+	struct qitem *q;
+
+	while ((q = qlist_pop(l))) {
+		bounce(q, condition, text);
+		qitem_free(q);
+	}
+}
+
+/* ---- spawning ---------------------------------------------------------------------- */
+
+static const char *
+worker_path(void)
+{
+	const char *env = getenv("SLIDGE_WORKER");
+
+	if (G.cfg.worker_path)
+		return G.cfg.worker_path;
+	if (env && *env)
+		return env;
+	return SLIDGE_LIBEXECDIR "/slidge-worker";
+}
+
+/* The user's state directory: <home>/users/<bare JID>. A bare JID has no '/', and the
+ * supervisor only builds this from JIDs that jid_parse accepted. */
+static int
+state_dir(const char *bare, char *out, size_t outsz)
+{
+	int n;
+
+	if (bare)
+		n = snprintf(out, outsz, "%s/users/%s", G.cfg.home_dir, bare);
+	else
+		n = snprintf(out, outsz, "%s/register", G.cfg.home_dir);
+	if (n < 0 || (size_t)n >= outsz)
+		return -1;
+	return 0;
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char tmp[4096];
+	char *p;
+
+	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+		return -1;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void w_msg(struct chan *c, struct proto_msg *m, void *arg);
+static void w_err(struct chan *c, int err, const char *why, void *arg);
+static void w_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
+static void w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+static struct worker *
+spawn(enum worker_role role, struct user *u)
+{
+	struct worker *w;
+	int sv[2];
+	pid_t pid;
+	char dir[4096], lvl[16];
+	const char **argv;
+	size_t argc = 0, i;
+	struct proto_val hello[HELLO__NFIELDS] = { 0 };
+
+	if (state_dir(u ? u->rec.jid : NULL, dir, sizeof dir) < 0 || mkdir_p(dir) < 0) {
+		log_error("workers: cannot create the state directory %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	w = calloc(1, sizeof *w);
+	argv = calloc(16 + G.cfg.module_argc, sizeof *argv);
+	if (!w || !argv) {
+		free(w);
+		free(argv);
+		return NULL;
+	}
+	snprintf(lvl, sizeof lvl, "%d", log_get_level());
+	argv[argc++] = "slidge-worker";
+	argv[argc++] = "--module";
+	argv[argc++] = G.cfg.legacy_module;
+	argv[argc++] = "--role";
+	argv[argc++] = role == ROLE_SESSION ? "session" : "register";
+	argv[argc++] = "--jid";
+	argv[argc++] = G.jid;
+	argv[argc++] = "--state-dir";
+	argv[argc++] = dir;
+	argv[argc++] = "--log-level";
+	argv[argc++] = lvl;
+	argv[argc++] = "--";
+	for (i = 0; i < G.cfg.module_argc; i++)
+		argv[argc++] = G.cfg.module_argv[i];
+	argv[argc] = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("workers: socketpair: %s", strerror(errno));
+		free(w);
+		free(argv);
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("workers: fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		free(w);
+		free(argv);
+		return NULL;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* Die with the supervisor, even if it is killed with SIGKILL. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* libev may block signals it watches; the worker starts with a clean mask. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (sv[1] == 3) {
+			fcntl(3, F_SETFD, 0);
+		} else if (dup2(sv[1], 3) < 0) {
+			_exit(126);
+		}
+		/* Nothing else of the supervisor's leaks into the worker. */
+		close_range(4, ~0U, 0);
+		execv(worker_path(), (char *const *)argv);
+		fprintf(stderr, "slidged: cannot execute %s: %s\n", worker_path(), strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	free(argv);
+	w->pid = pid;
+	w->role = role;
+	w->u = u;
+	w->ch = chan_new(G.loop, sv[0], PROTO_W2S, w_msg, w_err, w);
+	if (!w->ch) {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+	}
+	ev_child_init(&w->cw, w_child_cb, pid, 0);
+	ev_child_start(G.loop, &w->cw);
+	ev_init(&w->killer, w_killer_cb);
+	nworkers++;
+	w->next = all_workers;
+	if (all_workers)
+		all_workers->prev = w;
+	all_workers = w;
+	hello[HELLO_version].u = PROTO_VERSION;
+	hello[HELLO_role].s = "supervisor";
+	hello[HELLO_pid].u = (uint64_t)getpid();
+	if (w->ch)
+		chan_send(w->ch, PROTO_HELLO, hello);
+	if (paused && w->ch)
+		chan_pause(w->ch, 1);
+	log_debug("workers: started %s worker %d%s%s", role == ROLE_SESSION ? "session" : "register",
+	    (int)pid, u ? " for " : "", u ? u->rec.jid : "");
+	return w;
+}
+
+/* Kill a worker that broke a rule; the child watcher cleans up. */
+static void
+w_kill(struct worker *w, const char *why)
+{
+	if (!w->why[0])
+		snprintf(w->why, sizeof w->why, "%s", why);
+	log_warn("workers: killing worker %d%s%s: %s", (int)w->pid, w->u ? " of " : "",
+	    w->u ? w->u->rec.jid : "", why);
+	if (w->ch) {
+		chan_free(w->ch);
+		w->ch = NULL;
+	}
+	kill(w->pid, SIGKILL);
+}
+
+int
+workers_send(struct worker *w, enum proto_type t, const struct proto_val *v)
+{
+	if (!w->ch)
+		return -1;
+	if (chan_send(w->ch, t, v) < 0) {
+		w_kill(w, "its channel is full or broken");
+		return -1;
+	}
+	return 0;
+}
+
+void
+workers_stop(struct worker *w, const char *reason)
+{
+	struct proto_val v[STOP__NFIELDS] = { 0 };
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	if (w->u && w->u->unregister)
+		v[STOP_unregister].u = 1;
+	v[STOP_reason].s = reason;
+	if (w->ch)
+		chan_send(w->ch, PROTO_STOP, v);
+	ev_timer_set(&w->killer, STOP_GRACE, 0.);
+	ev_timer_start(G.loop, &w->killer);
+}
+
+static void
+w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, killer));
+
+	(void)loop;
+	(void)revents;
+	w_kill(w, "it did not stop in time");
+}
+
+/* ---- sessions ----------------------------------------------------------------------- */
+
+/* Send everything queued for the user to its running worker. */
+static void
+flush_queue(struct user *u)
+{
+	struct worker *w = u->w;
+	struct qitem *q;
+	struct proto_val v[STANZA__NFIELDS] = { 0 };
+
+	while (w && w->ch && u->state == U_RUNNING && (q = qlist_pop(&u->queue))) {
+		q->seq = ++w->next_seq;
+		v[STANZA_seq].u = q->seq;
+		v[STANZA_xml].s = q->xml;
+		v[STANZA_xml].len = q->len;
+		if (chan_send(w->ch, PROTO_STANZA, v) < 0) {
+			bounce(q, "resource-constraint", "The gateway is overloaded; try again later.");
+			qitem_free(q);
+			w_kill(w, "its channel is full");
+			return;
+		}
+		qlist_push(&w->unacked, q);
+	}
+}
+
+static void
+session_manifest(struct worker *w)
+{
+	struct user *u = w->u;
+	struct proto_val v[START__NFIELDS] = { 0 };
+
+	v[START_user_jid].s = u->rec.jid;
+	v[START_component_jid].s = G.jid;
+	v[START_data].list = u->rec.data;
+	v[START_preferences].list = u->rec.preferences;
+	v[START_registered].u = u->rec.registered;
+	v[START_fresh].u = (uint64_t)u->fresh;
+	if (workers_send(w, PROTO_START, v) < 0)
+		return;
+	u->fresh = 0;
+	u->state = U_RUNNING;
+	u->started = time(NULL);
+	flush_queue(u);
+	if (boot_running) {
+		boot_running--;
+		boot_more();
+	}
+}
+
+static void
+w_msg(struct chan *c, struct proto_msg *m, void *arg)
+{
+	struct worker *w = arg;
+	struct user *u = w->u;
+
+	(void)c;
+	if (!w->hello && m->type != PROTO_HELLO) {
+		w_kill(w, "it spoke before HELLO");
+		return;
+	}
+	switch (m->type) {
+	case PROTO_HELLO:
+		if (w->hello || m->v[HELLO_version].u != PROTO_VERSION) {
+			w_kill(w, "protocol version mismatch or repeated HELLO");
+			return;
+		}
+		if (strcmp(m->v[HELLO_role].s, w->role == ROLE_SESSION ? "session" : "register")) {
+			w_kill(w, "it claims another role");
+			return;
+		}
+		w->hello = 1;
+		return;
+	case PROTO_MANIFEST:
+		if (w->manifest) {
+			w_kill(w, "repeated MANIFEST");
+			return;
+		}
+		w->manifest = 1;
+		if (!G.man.ok)
+			manifest_take(&G.man, m);
+		if (w->role == ROLE_SESSION)
+			session_manifest(w);
+		else if (w->ops && w->ops->manifest)
+			w->ops->manifest(w, w->arg);
+		return;
+	case PROTO_ACK: {
+		struct qitem *q;
+		if (w->role != ROLE_SESSION)
+			break;
+		q = qlist_take_seq(&w->unacked, m->v[ACK_seq].u);
+		if (!q) {
+			w_kill(w, "it acked a stanza it was never sent");
+			return;
+		}
+		qitem_free(q);
+		return;
+	}
+	case PROTO_EMIT: {
+		const char *why = NULL;
+		xmlDocPtr doc;
+		if (w->role != ROLE_SESSION || !u)
+			break;
+		doc = policy_check_emit(u->rec.jid, m->v[EMIT_xml].s, m->v[EMIT_xml].len, &why);
+		if (!doc) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "it emitted a forbidden stanza (%s)", why);
+			w_kill(w, msg);
+			return;
+		}
+		if (component_send_node(xmlDocGetRootElement(doc)) < 0)
+			log_warn("workers: a stanza of %s could not be queued (server away too long)",
+			    u->rec.jid);
+		xmlFreeDoc(doc);
+		return;
+	}
+	case PROTO_VALIDATE_RESULT:
+		if (w->role != ROLE_REGISTER || !w->manifest)
+			break;
+		w->answered = 1;
+		if (w->ops && w->ops->result)
+			w->ops->result(w, m, w->arg);
+		return;
+	case PROTO_DATA_UPDATE:
+		if (w->role != ROLE_SESSION || !u)
+			break;
+		proto_list_free(&u->rec.data);
+		u->rec.data = m->v[DATA_UPDATE_data].list;
+		memset(&m->v[DATA_UPDATE_data].list, 0, sizeof m->v[DATA_UPDATE_data].list);
+		if (store_put(&u->rec) < 0)
+			log_error("workers: could not store the data of %s", u->rec.jid);
+		return;
+	case PROTO_PONG:
+		return;
+	case PROTO_STATE:
+		if (!u)
+			break;
+		snprintf(u->state_text, sizeof u->state_text, "%s", m->v[STATE_state].s);
+		log_info("workers: %s: session %s", u->rec.jid, m->v[STATE_state].s);
+		return;
+	default:
+		break;
+	}
+	{
+		char msg[128];
+		snprintf(msg, sizeof msg, "unexpected %s frame", proto_name(m->type));
+		w_kill(w, msg);
+	}
+}
+
+static void
+w_err(struct chan *c, int err, const char *why, void *arg)
+{
+	struct worker *w = arg;
+	char msg[256];
+
+	(void)c;
+	if (err == 0) {
+		/* EOF: the worker is exiting; the child watcher does the rest. */
+		chan_free(w->ch);
+		w->ch = NULL;
+		return;
+	}
+	snprintf(msg, sizeof msg, "channel: %s", why ? why : strerror(err));
+	w_kill(w, msg);
+}
+
+static void
+user_free(struct user *u)
+{
+	struct user **pp;
+
+	for (pp = &buckets[hash(u->rec.jid)]; *pp; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	ev_timer_stop(G.loop, &u->restart);
+	bounce_all(&u->queue, "recipient-unavailable",
+	    "You are not registered to this gateway anymore; this was not delivered.");
+	store_user_free(&u->rec);
+	free(u);
+	nusers--;
+}
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* After an unregistration, the user's state directory goes too. */
+static void
+remove_state(const char *bare)
+{
+	char dir[4096];
+
+	if (state_dir(bare, dir, sizeof dir) == 0 &&
+	    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		log_warn("workers: could not remove %s: %s", dir, strerror(errno));
+}
+
+/* Decide what a crash means: restart after a backoff, or park after too many. */
+static void
+session_crashed(struct user *u)
+{
+	time_t now = time(NULL);
+	unsigned int i, recent = 0;
+	int window = G.cfg.crash_window > 0 ? G.cfg.crash_window : 600;
+	int max = G.cfg.max_crashes > 0 ? G.cfg.max_crashes : 5;
+
+	u->crashes[u->ncrashes++ % CRASH_HISTORY] = now;
+	for (i = 0; i < CRASH_HISTORY && i < u->ncrashes; i++)
+		if (now - u->crashes[i] < window)
+			recent++;
+	if ((int)recent >= max) {
+		u->state = U_PARKED;
+		log_error("workers: %s: %u crashes in %d s; session parked (%s)", u->rec.jid,
+		    recent, window, u->last_exit);
+		bounce_all(&u->queue, "recipient-unavailable",
+		    "Your session on this gateway keeps crashing and was stopped; an operator can restart it.");
+		route_gateway_message(u->rec.jid,
+		    "Your session on this gateway crashed too many times and was stopped. "
+		    "The operator has been told; your messages are not delivered until it is restarted.");
+		return;
+	}
+	/* A long stable run resets the backoff. */
+	if (u->started && now - u->started > 60)
+		u->backoff = RESTART_MIN;
+	if (u->backoff < RESTART_MIN)
+		u->backoff = RESTART_MIN;
+	log_info("workers: %s: restarting the session in %.1f s", u->rec.jid, u->backoff);
+	u->state = U_STARTING;
+	ev_timer_set(&u->restart, u->backoff, 0.);
+	ev_timer_start(G.loop, &u->restart);
+	u->backoff *= 2;
+	if (u->backoff > RESTART_MAX)
+		u->backoff = RESTART_MAX;
+}
+
+static void
+w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
+{
+	struct worker *w = (struct worker *)((char *)cw - offsetof(struct worker, cw));
+	struct user *u = w->u;
+	int st = cw->rstatus;
+	char how[128];
+
+	(void)loop;
+	(void)revents;
+	ev_child_stop(G.loop, cw);
+	ev_timer_stop(G.loop, &w->killer);
+	if (WIFSIGNALED(st))
+		snprintf(how, sizeof how, "killed by signal %d (%s)%s%s", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)), w->why[0] ? ": " : "", w->why);
+	else
+		snprintf(how, sizeof how, "exited with status %d%s%s", WEXITSTATUS(st),
+		    w->why[0] ? ": " : "", w->why);
+	if (w->ch) {
+		chan_free(w->ch);
+		w->ch = NULL;
+	}
+	nworkers--;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		all_workers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+
+	if (w->role == ROLE_REGISTER) {
+		log_debug("workers: register worker %d %s", (int)w->pid, how);
+		if (!w->answered && !w->stopping && w->ops && w->ops->died)
+			w->ops->died(w, how, w->arg);
+		else if (!w->manifest && !G.man.ok && w->ops && w->ops->died)
+			w->ops->died(w, how, w->arg);
+		free(w);
+		goto check_shutdown;
+	}
+
+	bounce_all(&w->unacked, "recipient-unavailable",
+	    "The gateway's session for your account stopped before handling this; "
+	    "it was not delivered to the legacy network.");
+	u->w = NULL;
+	snprintf(u->last_exit, sizeof u->last_exit, "%s", how);
+	if (u->removing) {
+		log_info("workers: %s: session ended (%s)", u->rec.jid, how);
+		if (u->unregister)
+			remove_state(u->rec.jid);
+		user_free(u);
+	} else if (G.shutting_down || w->stopping) {
+		log_info("workers: %s: session stopped (%s)", u->rec.jid, how);
+		u->state = U_STOPPED;
+	} else {
+		log_warn("workers: %s: session worker %d %s", u->rec.jid, (int)w->pid, how);
+		u->restarts++;
+		session_crashed(u);
+	}
+	free(w);
+check_shutdown:
+	if (G.shutting_down && nworkers == 0 && shutdown_cb) {
+		void (*cb)(void) = shutdown_cb;
+		shutdown_cb = NULL;
+		cb();
+	}
+}
+
+static void
+worker_start_session(struct user *u)
+{
+	if (G.shutting_down || u->w)
+		return;
+	u->state = U_STARTING;
+	u->w = spawn(ROLE_SESSION, u);
+	if (!u->w) {
+		snprintf(u->last_exit, sizeof u->last_exit, "could not be started");
+		session_crashed(u);
+	}
+}
+
+static void
+restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct user *u = (struct user *)((char *)t - offsetof(struct user, restart));
+
+	(void)loop;
+	(void)revents;
+	worker_start_session(u);
+}
+
+static struct user *
+user_new(const struct store_user *rec)
+{
+	struct user *u = calloc(1, sizeof *u);
+	unsigned int h;
+
+	if (!u)
+		return NULL;
+	u->rec.jid = strdup(rec->jid);
+	u->rec.registered = rec->registered;
+	if (!u->rec.jid || proto_list_copy(&u->rec.data, &rec->data) < 0 ||
+	    proto_list_copy(&u->rec.preferences, &rec->preferences) < 0) {
+		store_user_free(&u->rec);
+		free(u);
+		return NULL;
+	}
+	ev_init(&u->restart, restart_cb);
+	u->backoff = RESTART_MIN;
+	h = hash(u->rec.jid);
+	u->next = buckets[h];
+	buckets[h] = u;
+	nusers++;
+	return u;
+}
+
+static int
+load_cb(const struct store_user *rec, void *arg)
+{
+	(void)arg;
+	if (!user_new(rec)) {
+		log_error("workers: out of memory loading users");
+		return 1;
+	}
+	return 0;
+}
+
+int
+workers_load(void)
+{
+	if (store_foreach(load_cb, NULL) < 0)
+		return -1;
+	log_info("workers: %zu registered users", nusers);
+	return 0;
+}
+
+/* Start the next sessions of the boot list, up to the configured concurrency. A slot is
+ * freed when a worker reached its MANIFEST (it is up and loaded). */
+static void
+boot_more(void)
+{
+	int conc = G.cfg.boot_concurrency > 0 ? G.cfg.boot_concurrency : 8;
+
+	while (boot_next < boot_n && boot_running < conc) {
+		struct user *u = boot_list[boot_next++];
+		if (!u)
+			continue;
+		boot_running++;
+		worker_start_session(u);
+		if (!u->w)
+			boot_running--;
+	}
+	if (boot_next >= boot_n && boot_list) {
+		free(boot_list);
+		boot_list = NULL;
+		boot_n = boot_next = 0;
+	}
+}
+
+void
+workers_boot(void)
+{
+	size_t i, n = 0;
+	struct user *u;
+
+	boot_list = calloc(nusers ? nusers : 1, sizeof *boot_list);
+	if (!boot_list) {
+		log_error("workers: out of memory at boot");
+		return;
+	}
+	for (i = 0; i < NBUCKETS; i++)
+		for (u = buckets[i]; u; u = u->next)
+			boot_list[n++] = u;
+	boot_n = n;
+	boot_next = 0;
+	boot_more();
+}
+
+int
+workers_add_user(const struct store_user *rec, int fresh)
+{
+	struct user *u = user_new(rec);
+
+	if (!u)
+		return -1;
+	u->fresh = fresh;
+	worker_start_session(u);
+	return 0;
+}
+
+void
+workers_update_user(struct user *u, const struct store_user *rec)
+{
+	struct proto_list data = { 0 };
+
+	if (proto_list_copy(&data, &rec->data) < 0)
+		return;
+	proto_list_free(&u->rec.data);
+	u->rec.data = data;
+}
+
+void
+workers_remove_user(struct user *u, int unregister)
+{
+	size_t i;
+
+	u->removing = 1;
+	u->unregister = unregister;
+	ev_timer_stop(G.loop, &u->restart);
+	for (i = boot_next; i < boot_n; i++)
+		if (boot_list[i] == u)
+			boot_list[i] = NULL;
+	if (u->w) {
+		workers_stop(u->w, unregister ? "unregistered" : "removed");
+		return;
+	}
+	if (unregister)
+		remove_state(u->rec.jid);
+	user_free(u);
+}
+
+static struct qitem *
+qitem_from(xmlNodePtr st)
+{
+	struct qitem *q = calloc(1, sizeof *q);
+	struct buf b = BUF_INIT;
+
+	if (!q)
+		return NULL;
+	if (xml_serialize(st, &b) < 0) {
+		buf_free(&b, 0);
+		free(q);
+		return NULL;
+	}
+	q->len = b.len;
+	q->xml = buf_steal(&b);
+	q->kind = strdup((const char *)st->name);
+	q->from = dup_or_null(xml_attr(st, "from"));
+	q->to = dup_or_null(xml_attr(st, "to"));
+	q->id = dup_or_null(xml_attr(st, "id"));
+	q->type = dup_or_null(xml_attr(st, "type"));
+	if (!q->xml || !q->kind) {
+		qitem_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+workers_deliver(struct user *u, xmlNodePtr st)
+{
+	struct qitem *q;
+
+	if (u->state == U_PARKED) {
+		struct qitem tmp = { .kind = (char *)st->name, .from = (char *)xml_attr(st, "from"),
+			.to = (char *)xml_attr(st, "to"), .id = (char *)xml_attr(st, "id"),
+			.type = (char *)xml_attr(st, "type") };
+		bounce(&tmp, "recipient-unavailable",
+		    "Your session on this gateway is stopped after repeated crashes; an operator can restart it.");
+		return;
+	}
+	q = qitem_from(st);
+	if (!q) {
+		route_error(st, NULL, "resource-constraint", "The gateway is out of memory");
+		return;
+	}
+	if (u->queue.n >= QUEUE_MAX_ITEMS || u->queue.bytes + q->len > QUEUE_MAX_BYTES) {
+		bounce(q, "resource-constraint",
+		    "Too many stanzas are waiting for your session to start; try again later.");
+		qitem_free(q);
+		return;
+	}
+	qlist_push(&u->queue, q);
+	if (u->state == U_STOPPED && !G.shutting_down)
+		worker_start_session(u);
+	flush_queue(u);
+}
+
+struct worker *
+workers_spawn_register(const struct register_ops *ops, void *arg)
+{
+	struct worker *w = spawn(ROLE_REGISTER, NULL);
+
+	if (!w)
+		return NULL;
+	w->ops = ops;
+	w->arg = arg;
+	return w;
+}
+
+void
+workers_pause_all(int p)
+{
+	size_t i;
+	struct user *u;
+
+	paused = p;
+	for (i = 0; i < NBUCKETS; i++)
+		for (u = buckets[i]; u; u = u->next)
+			if (u->w && u->w->ch)
+				chan_pause(u->w->ch, p);
+}
+
+void
+workers_broadcast(xmlNodePtr st)
+{
+	size_t i;
+	struct user *u;
+
+	for (i = 0; i < NBUCKETS; i++)
+		for (u = buckets[i]; u; u = u->next)
+			if (!u->removing && u->state == U_RUNNING)
+				workers_deliver(u, st);
+}
+
+void
+workers_shutdown(void (*cb)(void))
+{
+	size_t i;
+	struct user *u;
+	struct worker *w;
+
+	shutdown_cb = cb;
+	for (i = 0; i < NBUCKETS; i++)
+		for (u = buckets[i]; u; u = u->next)
+			ev_timer_stop(G.loop, &u->restart);
+	for (w = all_workers; w; w = w->next)
+		workers_stop(w, "the gateway is shutting down");
+	if (nworkers == 0 && shutdown_cb) {
+		shutdown_cb = NULL;
+		cb();
+	}
+}

@@ -1,0 +1,159 @@
+/* slidged.h: the pieces of the supervisor and how they call each other.
+ *
+ *   component.c  the XEP-0114 connection: connect, handshake, split, send, reconnect
+ *   route.c      every stanza from the server: answer locally or hand to a user's worker
+ *   register.c   XEP-0077 in-band registration (validate() runs in a register worker)
+ *   workers.c    users, their workers: spawn, channel, queue, acks, bounces, restarts
+ *   policy.c     what a worker may emit, checked and re-serialised
+ *   store.c      the LMDB registration store (store.h)
+ *   config.c     command line and config files (config.h)
+ *   main.c       setup, boot, signals, shutdown */
+#ifndef SLIDGED_H
+#define SLIDGED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <ev.h>
+#include <libxml/tree.h>
+
+#include "buf.h"
+#include "config.h"
+#include "proto.h"
+#include "store.h"
+
+#define JID_BUF 3072   /* room for any bare or full JID we keep */
+
+/* What the supervisor knows of the module, from a worker's MANIFEST. */
+struct manifest {
+	int ok;
+	char *module;
+	char *module_version;
+	char *component_name;
+	char *component_type;
+	uint64_t registration_type;
+	char *registration_instructions;
+	struct proto_table registration_fields;
+	char *search_title;
+	char *search_instructions;
+	struct proto_table search_fields;
+	struct proto_list ports;
+	char *welcome_message;
+};
+
+struct slidged {
+	struct config cfg;
+	struct ev_loop *loop;
+	char jid[JID_BUF];             /* the component's JID (a domain) */
+	struct manifest man;
+	time_t started;
+	int shutting_down;
+};
+
+extern struct slidged G;
+
+/* ---- component.c ---------------------------------------------------------------- */
+
+/* Start connecting to the XMPP server (and keep reconnecting with backoff). */
+void component_start(void);
+/* 1 once the handshake succeeded and the stream is up. */
+int component_ready(void);
+/* Queue one serialised stanza for the server. While the server is away, stanzas wait in
+ * a bounded buffer; -1 if it is full (the stanza is dropped and the caller must say so). */
+int component_send(const char *xml, size_t len);
+/* Serialise a stanza and queue it. -1 as above or on serialisation failure. */
+int component_send_node(xmlNodePtr stanza);
+/* 1 while workers should stop producing (the server is away or the queue is long). */
+int component_congested(void);
+/* Close the stream cleanly, flushing what is queued (bounded wait). */
+void component_stop(void);
+/* Counters. */
+unsigned long long component_stanzas_in(void);
+unsigned long long component_stanzas_out(void);
+
+/* ---- route.c --------------------------------------------------------------------- */
+
+/* Handle one stanza from the server; takes ownership of doc. */
+void route_stanza(xmlDocPtr doc);
+/* The component stream came up (or back). */
+void route_connected(void);
+/* Build and send an error reply to the stanza `orig` (no reply if orig is an error).
+ * type: "cancel", "modify", "auth", "wait". text may be NULL. */
+void route_error(xmlNodePtr orig, const char *type, const char *condition, const char *text);
+/* Send an error reply built from saved attributes (for stanzas no longer in memory). */
+void route_error_attrs(const char *kind, const char *from, const char *to, const char *id,
+    const char *type, const char *condition, const char *text);
+/* A chat message from the component to jid. */
+void route_gateway_message(const char *to, const char *body);
+/* Send an iq result with an optional child built by the caller (payload may be NULL). */
+void route_iq_result(xmlNodePtr iq, const char *payload);
+/* 1 if the bare JID may use the gateway (--user-jid-validator or an admin). */
+int route_jid_allowed(const char *bare);
+
+/* ---- register.c ------------------------------------------------------------------- */
+
+/* An iq with a jabber:iq:register query to the component. */
+void register_iq(xmlNodePtr iq, const char *from_bare);
+/* The user asked to leave (IBR remove, or unsubscribe to the component). */
+void register_unregister(const char *bare, const char *why);
+
+/* ---- workers.c --------------------------------------------------------------------- */
+
+struct user;
+struct worker;
+
+enum worker_role { ROLE_SESSION, ROLE_REGISTER };
+
+/* Callbacks of a register worker (register.c). */
+struct register_ops {
+	void (*manifest)(struct worker *w, void *arg);
+	void (*result)(struct worker *w, struct proto_msg *m, void *arg);
+	/* The worker died or broke the protocol before answering. */
+	void (*died)(struct worker *w, const char *why, void *arg);
+};
+
+/* Load the registered users from the store. -1 on store error. */
+int workers_load(void);
+/* Start the sessions of every registered user, a few at a time. */
+void workers_boot(void);
+/* Find a registered user. */
+struct user *workers_find(const char *bare);
+/* Add a registered user (after IBR success) and start the session; fresh: send the
+ * welcome message. rec is copied. -1 on OOM. */
+int workers_add_user(const struct store_user *rec, int fresh);
+/* Replace the stored data of a user (IBR update). */
+void workers_update_user(struct user *u, const struct store_user *rec);
+/* Stop the user's worker (unregister: it unsubscribes the contacts) and forget the user. */
+void workers_remove_user(struct user *u, int unregister);
+/* Hand a stanza from the user to its worker (queued while it starts). */
+void workers_deliver(struct user *u, xmlNodePtr stanza);
+/* Spawn a register worker; ops are called back. NULL on failure. */
+struct worker *workers_spawn_register(const struct register_ops *ops, void *arg);
+/* Send a frame to a worker. -1 if the channel is gone. */
+int workers_send(struct worker *w, enum proto_type t, const struct proto_val *v);
+/* Stop a worker (STOP, then SIGKILL after a grace period). */
+void workers_stop(struct worker *w, const char *reason);
+/* Stop everything for shutdown; cb runs when every worker has exited (or was killed). */
+void workers_shutdown(void (*cb)(void));
+/* Pause or resume reading from every worker (backpressure). */
+void workers_pause_all(int paused);
+/* Forward a stanza to every running session worker (the privilege grant). */
+void workers_broadcast(xmlNodePtr stanza);
+/* The bare JID a user struct is for. */
+const char *workers_user_jid(const struct user *u);
+
+/* ---- policy.c ----------------------------------------------------------------------- */
+
+/* Check a stanza a worker emits for user_jid and, if it may go out, return it parsed
+ * (caller frees). NULL with the broken rule in *why otherwise. */
+xmlDocPtr policy_check_emit(const char *user_jid, const char *xml, size_t len,
+    const char **why);
+
+/* ---- main.c ----------------------------------------------------------------------- */
+
+/* Free a manifest's contents. */
+void manifest_clear(struct manifest *m);
+/* Fill m from a MANIFEST message (steals its fields). */
+void manifest_take(struct manifest *m, struct proto_msg *msg);
+
+#endif
