@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "control.h"
 #include "jid.h"
 #include "log.h"
 #include "slidged.h"
@@ -92,6 +93,7 @@ manifest_clear(struct manifest *m)
 static void
 shutdown_done(void)
 {
+	control_stop();
 	component_stop();
 	ev_timer_stop(G.loop, &shutdown_timer);
 	ev_break(G.loop, EVBREAK_ALL);
@@ -104,6 +106,7 @@ shutdown_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)t;
 	(void)revents;
 	log_warn("shutdown: workers did not stop in %.0f s; leaving", SHUTDOWN_DEADLINE);
+	control_stop();
 	component_stop();
 	ev_break(G.loop, EVBREAK_ALL);
 }
@@ -199,6 +202,8 @@ main(int argc, char **argv)
 	log_info("slidged %s starting: %s, module %s, home %s", SLIDGE_VERSION, G.jid,
 	    G.cfg.legacy_module, G.cfg.home_dir);
 
+	if (control_start(G.cfg.control_socket) < 0)
+		fatalx("cannot open the control socket %s", G.cfg.control_socket);
 	probe = workers_spawn_register(&probe_ops, NULL);
 	if (!probe)
 		fatalx("cannot start a worker");

@@ -142,6 +142,32 @@ void workers_broadcast(xmlNodePtr stanza);
 /* The bare JID a user struct is for. */
 const char *workers_user_jid(const struct user *u);
 
+/* What slidgectl shows of a user's session. */
+struct worker_info {
+	const char *jid;
+	int pid;                      /* 0 without a worker */
+	const char *state;            /* stopped, starting, running, parked, held */
+	const char *session;          /* the worker's last STATE (logged-in, ...) */
+	long uptime;                  /* seconds since the worker started, or 0 */
+	unsigned int restarts;
+	const char *last_exit;
+	long rss_kb, pss_kb;          /* -1 if unknown */
+	size_t queue;                 /* stanzas waiting + unacked */
+	unsigned long long in, out;   /* stanzas to and from the worker */
+};
+
+/* Call cb for every registered user. */
+void workers_foreach_info(void (*cb)(const struct worker_info *i, void *arg), void *arg);
+/* Fill i for one user; -1 if not registered. */
+int workers_info(const char *bare, struct worker_info *i);
+/* Operator actions on one user's session: "restart", "stop", "start", "kill".
+ * 0 done, -1 unknown user, -2 unknown action. */
+int workers_ctl(const char *bare, const char *action);
+/* Change the log level of the supervisor and every worker. */
+void workers_set_loglevel(int level);
+/* Registered users and running worker processes. */
+void workers_counts(size_t *users, int *nproc);
+
 /* ---- policy.c ----------------------------------------------------------------------- */
 
 /* Check a stanza a worker emits for user_jid and, if it may go out, return it parsed

@@ -64,6 +64,11 @@ struct worker {
 	const struct register_ops *ops; /* register workers */
 	void *arg;
 	int hello, manifest, stopping, answered;
+	ev_timer ping;                  /* liveness: see w_ping_cb */
+	int ping_out;                   /* a PING is outstanding */
+	unsigned long long frames_at_ping;
+	uint64_t ping_seq;
+	time_t started;
 	uint64_t next_seq;
 	struct qlist unacked;
 	char why[256];                  /* why we killed it, for the log */
@@ -77,6 +82,9 @@ struct user {
 	struct qlist queue;             /* waiting for the worker */
 	int fresh;                      /* next START says fresh (welcome message) */
 	int removing, unregister;
+	int held;                       /* stopped by the operator: not restarted */
+	int restart_now;                /* start again as soon as the worker exited */
+	unsigned long long in, out;
 	ev_timer restart;
 	double backoff;
 	time_t crashes[CRASH_HISTORY];
@@ -280,6 +288,7 @@ static void w_msg(struct chan *c, struct proto_msg *m, void *arg);
 static void w_err(struct chan *c, int err, const char *why, void *arg);
 static void w_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
 static void w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void w_ping_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 static struct worker *
 spawn(enum worker_role role, struct user *u)
@@ -368,6 +377,12 @@ spawn(enum worker_role role, struct user *u)
 	ev_child_init(&w->cw, w_child_cb, pid, 0);
 	ev_child_start(G.loop, &w->cw);
 	ev_init(&w->killer, w_killer_cb);
+	ev_init(&w->ping, w_ping_cb);
+	w->started = time(NULL);
+	if (role == ROLE_SESSION && G.cfg.ping_interval > 0) {
+		ev_timer_set(&w->ping, G.cfg.ping_interval, 0.);
+		ev_timer_start(G.loop, &w->ping);
+	}
 	nworkers++;
 	w->next = all_workers;
 	if (all_workers)
@@ -439,6 +454,50 @@ w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	w_kill(w, "it did not stop in time");
 }
 
+/* Liveness (ARCHITECTURE.md "Nothing lost"): every ping_interval a PING goes out; if no
+ * frame at all came back ping_timeout seconds later, the worker is hung: SIGABRT (for a
+ * core, where cores are allowed), then SIGKILL after the stop grace. Any frame counts as
+ * a sign of life. While workers are paused for backpressure we do not read them, so no
+ * verdict is made then. */
+static void
+w_ping_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, ping));
+	int timeout = G.cfg.ping_timeout > 0 ? G.cfg.ping_timeout : 15;
+	int interval = G.cfg.ping_interval > 0 ? G.cfg.ping_interval : 30;
+	struct proto_val v[PING__NFIELDS] = { 0 };
+
+	(void)loop;
+	(void)revents;
+	if (!w->ch || w->stopping)
+		return;
+	if (w->ping_out && !paused && chan_frames_in(w->ch) == w->frames_at_ping) {
+		snprintf(w->why, sizeof w->why, "hung: no answer %d s after a ping", timeout);
+		log_warn("workers: worker %d%s%s is hung; aborting it", (int)w->pid,
+		    w->u ? " of " : "", w->u ? w->u->rec.jid : "");
+		kill(w->pid, SIGABRT);
+		ev_timer_set(&w->killer, STOP_GRACE, 0.);
+		ev_timer_start(G.loop, &w->killer);
+		return;
+	}
+	if (w->ping_out) {
+		/* Alive: wait for the next round. */
+		w->ping_out = 0;
+		ev_timer_set(&w->ping, interval > timeout ? interval - timeout : 1, 0.);
+		ev_timer_start(G.loop, &w->ping);
+		return;
+	}
+	w->frames_at_ping = chan_frames_in(w->ch);
+	v[PING_seq].u = ++w->ping_seq;
+	if (chan_send(w->ch, PROTO_PING, v) < 0) {
+		w_kill(w, "its channel is full");
+		return;
+	}
+	w->ping_out = 1;
+	ev_timer_set(&w->ping, timeout, 0.);
+	ev_timer_start(G.loop, &w->ping);
+}
+
 /* ---- sessions ----------------------------------------------------------------------- */
 
 /* Send everything queued for the user to its running worker. */
@@ -461,6 +520,7 @@ flush_queue(struct user *u)
 			return;
 		}
 		qlist_push(&w->unacked, q);
+		u->in++;
 	}
 }
 
@@ -548,6 +608,7 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			w_kill(w, msg);
 			return;
 		}
+		u->out++;
 		if (component_send_node(xmlDocGetRootElement(doc)) < 0)
 			log_warn("workers: a stanza of %s could not be queued (server away too long)",
 			    u->rec.jid);
@@ -693,6 +754,7 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 	(void)revents;
 	ev_child_stop(G.loop, cw);
 	ev_timer_stop(G.loop, &w->killer);
+	ev_timer_stop(G.loop, &w->ping);
 	if (WIFSIGNALED(st))
 		snprintf(how, sizeof how, "killed by signal %d (%s)%s%s", WTERMSIG(st),
 		    strsignal(WTERMSIG(st)), w->why[0] ? ": " : "", w->why);
@@ -734,6 +796,14 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 	} else if (G.shutting_down || w->stopping) {
 		log_info("workers: %s: session stopped (%s)", u->rec.jid, how);
 		u->state = U_STOPPED;
+		if (u->held)
+			bounce_all(&u->queue, "recipient-unavailable",
+			    "Your session on this gateway was stopped by its operator.");
+		if (u->restart_now && !G.shutting_down) {
+			u->restart_now = 0;
+			u->restarts++;
+			worker_start_session(u);
+		}
 	} else {
 		log_warn("workers: %s: session worker %d %s", u->rec.jid, (int)w->pid, how);
 		u->restarts++;
@@ -933,12 +1003,13 @@ workers_deliver(struct user *u, xmlNodePtr st)
 {
 	struct qitem *q;
 
-	if (u->state == U_PARKED) {
+	if (u->state == U_PARKED || (u->held && !u->w)) {
 		struct qitem tmp = { .kind = (char *)st->name, .from = (char *)xml_attr(st, "from"),
 			.to = (char *)xml_attr(st, "to"), .id = (char *)xml_attr(st, "id"),
 			.type = (char *)xml_attr(st, "type") };
-		bounce(&tmp, "recipient-unavailable",
-		    "Your session on this gateway is stopped after repeated crashes; an operator can restart it.");
+		bounce(&tmp, "recipient-unavailable", u->held
+		    ? "Your session on this gateway was stopped by its operator."
+		    : "Your session on this gateway is stopped after repeated crashes; an operator can restart it.");
 		return;
 	}
 	q = qitem_from(st);
@@ -953,7 +1024,7 @@ workers_deliver(struct user *u, xmlNodePtr st)
 		return;
 	}
 	qlist_push(&u->queue, q);
-	if (u->state == U_STOPPED && !G.shutting_down)
+	if (u->state == U_STOPPED && !u->held && !u->w && !G.shutting_down)
 		worker_start_session(u);
 	flush_queue(u);
 }
@@ -1012,4 +1083,162 @@ workers_shutdown(void (*cb)(void))
 		shutdown_cb = NULL;
 		cb();
 	}
+}
+
+/* ---- control ------------------------------------------------------------------------ */
+
+static const char *
+ustate_name(const struct user *u)
+{
+	if (u->held && !u->w)
+		return "held";
+	switch (u->state) {
+	case U_STOPPED: return "stopped";
+	case U_STARTING: return "starting";
+	case U_RUNNING: return "running";
+	case U_PARKED: return "parked";
+	}
+	return "unknown";
+}
+
+/* Resident and proportional set sizes of a process, from smaps_rollup. */
+static void
+proc_mem(pid_t pid, long *rss, long *pss)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	*rss = *pss = -1;
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "Rss:", 4) == 0)
+			*rss = strtol(line + 4, NULL, 10);
+		else if (strncmp(line, "Pss:", 4) == 0)
+			*pss = strtol(line + 4, NULL, 10);
+	}
+	fclose(f);
+}
+
+static void
+fill_info(const struct user *u, struct worker_info *i)
+{
+	memset(i, 0, sizeof *i);
+	i->jid = u->rec.jid;
+	i->state = ustate_name(u);
+	i->session = u->state_text[0] ? u->state_text : "-";
+	i->restarts = u->restarts;
+	i->last_exit = u->last_exit[0] ? u->last_exit : "-";
+	i->rss_kb = i->pss_kb = -1;
+	i->queue = u->queue.n;
+	i->in = u->in;
+	i->out = u->out;
+	if (u->w) {
+		i->pid = (int)u->w->pid;
+		i->uptime = (long)(time(NULL) - u->w->started);
+		i->queue += u->w->unacked.n;
+		proc_mem(u->w->pid, &i->rss_kb, &i->pss_kb);
+	}
+}
+
+void
+workers_foreach_info(void (*cb)(const struct worker_info *i, void *arg), void *arg)
+{
+	size_t b;
+	struct user *u;
+	struct worker_info i;
+
+	for (b = 0; b < NBUCKETS; b++)
+		for (u = buckets[b]; u; u = u->next) {
+			if (u->removing)
+				continue;
+			fill_info(u, &i);
+			cb(&i, arg);
+		}
+}
+
+int
+workers_info(const char *bare, struct worker_info *i)
+{
+	struct user *u = workers_find(bare);
+
+	if (!u)
+		return -1;
+	fill_info(u, i);
+	return 0;
+}
+
+int
+workers_ctl(const char *bare, const char *action)
+{
+	struct user *u = workers_find(bare);
+
+	if (!u)
+		return -1;
+	if (strcmp(action, "restart") == 0) {
+		u->held = 0;
+		if (u->state == U_PARKED)
+			u->ncrashes = 0;
+		if (u->w) {
+			u->restart_now = 1;
+			workers_stop(u->w, "restarted by the operator");
+		} else {
+			ev_timer_stop(G.loop, &u->restart);
+			u->restarts++;
+			worker_start_session(u);
+		}
+		return 0;
+	}
+	if (strcmp(action, "stop") == 0) {
+		u->held = 1;
+		u->restart_now = 0;
+		ev_timer_stop(G.loop, &u->restart);
+		if (u->w)
+			workers_stop(u->w, "stopped by the operator");
+		else {
+			u->state = U_STOPPED;
+			bounce_all(&u->queue, "recipient-unavailable",
+			    "Your session on this gateway was stopped by its operator.");
+		}
+		return 0;
+	}
+	if (strcmp(action, "start") == 0) {
+		u->held = 0;
+		u->ncrashes = 0;
+		memset(u->crashes, 0, sizeof u->crashes);
+		u->backoff = RESTART_MIN;
+		if (!u->w) {
+			ev_timer_stop(G.loop, &u->restart);
+			worker_start_session(u);
+		}
+		return 0;
+	}
+	if (strcmp(action, "kill") == 0) {
+		if (u->w)
+			w_kill(u->w, "killed by the operator");
+		return 0;
+	}
+	return -2;
+}
+
+void
+workers_set_loglevel(int level)
+{
+	struct worker *w;
+	struct proto_val v[LOGLEVEL__NFIELDS] = { 0 };
+
+	log_set_level((enum log_level)level);
+	v[LOGLEVEL_level].u = (uint64_t)level;
+	for (w = all_workers; w; w = w->next)
+		if (w->ch)
+			chan_send(w->ch, PROTO_LOGLEVEL, v);
+}
+
+void
+workers_counts(size_t *users, int *nproc)
+{
+	*users = nusers;
+	*nproc = nworkers;
 }
