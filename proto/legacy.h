@@ -89,6 +89,10 @@ void slidge_reply_no_2fa(struct slidge_reply *r);
 void slidge_reply_error(struct slidge_reply *r, const char *condition, const char *text);
 /* The session a reply belongs to (NULL for registration hooks). */
 struct slidge_session *slidge_reply_session(struct slidge_reply *r);
+/* For registration hooks (validate_two_factor_code, get_qr_text): the value of key in the
+ * legacy_module_data gathered so far (what validate stored, slidge's user.legacy_module_data),
+ * or NULL. The string belongs to the reply. */
+const char *slidge_reply_data_get(const struct slidge_reply *r, const char *key);
 
 /* ---- module options (passed on slidged's command line after the core options) ----- */
 
@@ -246,8 +250,9 @@ struct slidge_module {
 	 * r. NULL: no contacts are filled. */
 	void (*roster_fill)(struct slidge_session *s, struct slidge_reply *r);
 	/* LegacyRoster.jid_username_to_legacy_id: may refuse a local part by returning -1
-	 * with a human text in *why (static string). NULL: every unescaped local part is a
-	 * legacy id. */
+	 * with a human text in *why (static string, or a static buffer of the module valid
+	 * until its next call). username is the XEP-0106-unescaped local part, i.e. the legacy
+	 * id the core will use. NULL: every unescaped local part is a legacy id. */
 	int (*jid_username_to_legacy_id)(struct slidge_session *s, const char *username,
 	    const char **why);
 	/* Called when a contact is first created (LegacyContact.update_info): set its name,

@@ -26,7 +26,9 @@ enum { PROTO_FIELD_VAR, PROTO_FIELD_TYPE, PROTO_FIELD_LABEL, PROTO_FIELD_REQUIRE
 /* VALIDATE_RESULT flags */
 #define PROTO_VALIDATE_NO_2FA 1u /* validate() said no second factor is needed */
 
-enum proto_dir { PROTO_S2W = 1, PROTO_W2S = 2, PROTO_BOTH = 3, PROTO_REC = 4 };
+enum proto_dir { PROTO_S2W = 1, PROTO_W2S = 2, PROTO_BOTH = 3, PROTO_REC = 4,
+	PROTO_C2S = 8,   /* slidgectl -> slidged (control.def) */
+	PROTO_S2C = 16 };/* slidged -> slidgectl */
 enum proto_kind { PROTO_U64 = 1, PROTO_STR, PROTO_BIN, PROTO_LIST, PROTO_KV, PROTO_TABLE };
 
 /* Message types: PROTO_HELLO, PROTO_MANIFEST, ... */
@@ -99,7 +101,9 @@ const char *proto_name(uint32_t type);
 
 /* Append one frame (length prefix + payload) encoding message type t with the values
  * v[0..nfields-1] (as many as the table says) to out. -1 if a value breaks the table's
- * limits or allocation fails (out is then unchanged). */
+ * limits or allocation fails (out is then unchanged). A STR with len 0 is strlen(s), s
+ * NULL is ""; a STR or list string holding a NUL byte, a NULL list string and a KV list
+ * with an odd count are refused, since the decoder would refuse them. */
 int proto_encode(struct buf *out, enum proto_type t, const struct proto_val *v);
 /* Same, without the 4-byte length prefix (for stored records). */
 int proto_encode_payload(struct buf *out, enum proto_type t, const struct proto_val *v);
@@ -117,13 +121,25 @@ enum proto_err {
 /* Try to take one frame from the front of data[0..len). On PROTO_OK, *consumed is the
  * frame's size and m holds the message (free with proto_msg_free). dir is the direction
  * the reader accepts (PROTO_S2W in a worker, PROTO_W2S in the supervisor, PROTO_REC for
- * records). Every count and length is checked against the bytes left and the table before
- * anything is allocated. */
+ * records): a type is accepted when its direction shares a bit with dir, so BOTH types
+ * pass S2W and W2S readers, REC types only REC readers. Every count and length is checked
+ * against the bytes left and the table before anything is allocated. A length prefix over
+ * PROTO_FRAME_MAX is PROTO_ERR_TOO_BIG with only 4 bytes in; over the type's max_frame as
+ * soon as the type is readable; an unknown type or a wrong direction is reported as soon
+ * as the type is readable too. PROTO_ERR_INCOMPLETE allocates nothing. On any error m is
+ * left zeroed. */
 enum proto_err proto_decode_frame(const char *data, size_t len, enum proto_dir dir,
     size_t *consumed, struct proto_msg *m);
-/* Decode a payload without length prefix (a stored record). */
+/* Decode a payload without length prefix (a stored record): the whole of data[0..len)
+ * must be exactly one message (a short payload is PROTO_ERR_MALFORMED, never
+ * INCOMPLETE). On any error m is left zeroed. */
 enum proto_err proto_decode_payload(const char *data, size_t len, enum proto_dir dir,
     struct proto_msg *m);
+/* Read the length prefix and, if already there, the type of the frame at the front of
+ * data[0..len) without decoding the rest (for error messages). 0 if the prefix was
+ * readable (*type is then the type, or UINT32_MAX if not readable yet or not a valid
+ * header), -1 if fewer than 4 bytes. */
+int proto_frame_peek(const char *data, size_t len, uint32_t *length, uint32_t *type);
 const char *proto_strerror(enum proto_err e);
 /* Free what a decoded message owns; m itself is not freed. Safe on a zeroed msg. */
 void proto_msg_free(struct proto_msg *m);
@@ -134,11 +150,17 @@ const char *proto_kv_get(const struct proto_list *kv, const char *key);
 int proto_kv_set(struct proto_list *kv, const char *key, const char *value);
 /* Append one string to a LIST (copied). -1 on OOM. */
 int proto_list_add(struct proto_list *l, const char *s);
-/* Deep copy. -1 on OOM (dst is then empty). */
+/* Deep copy into dst (whatever dst held is overwritten, not freed). -1 on OOM (dst is
+ * then empty). */
 int proto_list_copy(struct proto_list *dst, const struct proto_list *src);
 void proto_list_free(struct proto_list *l);
 void proto_table_free(struct proto_table *t);
 /* Append a row (copied). -1 on OOM. */
 int proto_table_add(struct proto_table *t, const struct proto_list *row);
+
+/* Test hook: when set (non-NULL), fn is called with the size of every allocation the
+ * decoder and the list/KV/table helpers are about to make. proto_test.c uses it to prove
+ * that hostile frames cannot make the decoder allocate much. NULL removes it. */
+void proto_set_alloc_observer(void (*fn)(size_t n));
 
 #endif

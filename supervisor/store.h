@@ -25,9 +25,12 @@ int store_put(const struct store_user *u);
 /* 0 deleted, 1 not found, -1 error. */
 int store_del(const char *jid);
 /* Call cb for every user in JID order; stop early if cb returns non-zero. The record is
- * only valid during the call. Returns -1 on error, else 0. */
+ * only valid during the call. Returns -1 on error, else 0. The users are those of one
+ * snapshot taken at the start; cb may call the other store functions. Records that do not
+ * decode are logged and skipped. (JIDs longer than 511 bytes that share their first 506
+ * come in registration order.) */
 int store_foreach(int (*cb)(const struct store_user *u, void *arg), void *arg);
-/* Number of registered users, or -1. */
+/* Number of registered users (records, including any that do not decode), or -1. */
 long store_count(void);
 void store_user_free(struct store_user *u);
 

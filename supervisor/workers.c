@@ -524,6 +524,34 @@ flush_queue(struct user *u)
 	}
 }
 
+/* ARCHITECTURE.md "Trust rules": before anything is routed to a worker, the kernel must
+ * say it is sandboxed (the worker enters its sandbox before it sends MANIFEST). */
+static int
+sandboxed(pid_t pid)
+{
+#if SLIDGE_SANDBOX
+	char path[64], line[256];
+	FILE *f;
+	int nnp = 0, sec = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "NoNewPrivs:", 11) == 0)
+			nnp = atoi(line + 11);
+		else if (strncmp(line, "Seccomp:", 8) == 0)
+			sec = atoi(line + 8);
+	}
+	fclose(f);
+	return nnp == 1 && sec == 2;
+#else
+	(void)pid;
+	return 1;
+#endif
+}
+
 static void
 session_manifest(struct worker *w)
 {
@@ -577,6 +605,10 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			return;
 		}
 		w->manifest = 1;
+		if (!sandboxed(w->pid)) {
+			w_kill(w, "it is not sandboxed (NoNewPrivs/Seccomp in /proc/PID/status)");
+			return;
+		}
 		if (!G.man.ok)
 			manifest_take(&G.man, m);
 		if (w->role == ROLE_SESSION)
