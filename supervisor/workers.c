@@ -72,6 +72,9 @@ struct worker {
 	uint64_t next_seq;
 	struct qlist unacked;
 	char why[256];                  /* why we killed it, for the log */
+	ev_io errw;                     /* the worker's stderr, tagged and logged by us */
+	int errfd;
+	struct buf errbuf;
 };
 
 struct user {
@@ -289,6 +292,7 @@ static void w_err(struct chan *c, int err, const char *why, void *arg);
 static void w_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
 static void w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void w_ping_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void w_stderr_cb(struct ev_loop *loop, ev_io *io, int revents);
 
 static struct worker *
 spawn(enum worker_role role, struct user *u)
@@ -297,6 +301,7 @@ spawn(enum worker_role role, struct user *u)
 	int sv[2];
 	pid_t pid;
 	char dir[4096], lvl[16];
+	int ep[2], chfd, errfd;
 	const char **argv;
 	size_t argc = 0, i;
 	struct proto_val hello[HELLO__NFIELDS] = { 0 };
@@ -335,11 +340,21 @@ spawn(enum worker_role role, struct user *u)
 		free(argv);
 		return NULL;
 	}
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		log_error("workers: pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		free(w);
+		free(argv);
+		return NULL;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_error("workers: fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
 		free(w);
 		free(argv);
 		return NULL;
@@ -353,11 +368,13 @@ spawn(enum worker_role role, struct user *u)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		if (sv[1] == 3) {
-			fcntl(3, F_SETFD, 0);
-		} else if (dup2(sv[1], 3) < 0) {
+		/* Move both ends out of the way first so that neither dup2 clobbers the other:
+		 * the channel goes on fd 3, stdout and stderr on the log pipe. */
+		chfd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+		errfd = fcntl(ep[1], F_DUPFD_CLOEXEC, 10);
+		if (chfd < 0 || errfd < 0 || dup2(chfd, 3) < 0 || dup2(errfd, 2) < 0 ||
+		    dup2(errfd, 1) < 0)
 			_exit(126);
-		}
 		/* Nothing else of the supervisor's leaks into the worker. */
 		close_range(4, ~0U, 0);
 		execv(worker_path(), (char *const *)argv);
@@ -365,7 +382,12 @@ spawn(enum worker_role role, struct user *u)
 		_exit(127);
 	}
 	close(sv[1]);
+	close(ep[1]);
 	free(argv);
+	w->errfd = ep[0];
+	fcntl(w->errfd, F_SETFL, O_NONBLOCK);
+	ev_io_init(&w->errw, w_stderr_cb, w->errfd, EV_READ);
+	ev_io_start(G.loop, &w->errw);
 	w->pid = pid;
 	w->role = role;
 	w->u = u;
@@ -398,6 +420,63 @@ spawn(enum worker_role role, struct user *u)
 	log_debug("workers: started %s worker %d%s%s", role == ROLE_SESSION ? "session" : "register",
 	    (int)pid, u ? " for " : "", u ? u->rec.jid : "");
 	return w;
+}
+
+/* Log what the worker wrote on stderr, one line at a time, tagged by us with its pid and
+ * user: a worker cannot write a log line in another user's name. Lines are bounded. */
+static void
+w_stderr_lines(struct worker *w, int final)
+{
+	char *nl;
+
+	while (buf_avail(&w->errbuf) > 0) {
+		char *head = buf_head(&w->errbuf);
+		size_t n = buf_avail(&w->errbuf);
+
+		nl = memchr(head, '\n', n);
+		if (!nl && !final && n < 2048)
+			return;
+		if (nl)
+			n = (size_t)(nl - head);
+		log_info("worker %d%s%s: %.*s", (int)w->pid, w->u ? " " : "",
+		    w->u ? w->u->rec.jid : "", (int)(n > 2048 ? 2048 : n), head);
+		buf_consume(&w->errbuf, nl ? n + 1 : n);
+	}
+}
+
+static void
+w_stderr_close(struct worker *w)
+{
+	if (w->errfd < 0)
+		return;
+	ev_io_stop(G.loop, &w->errw);
+	close(w->errfd);
+	w->errfd = -1;
+	w_stderr_lines(w, 1);
+	buf_free(&w->errbuf, 0);
+}
+
+static void
+w_stderr_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = (struct worker *)((char *)io - offsetof(struct worker, errw));
+	char rb[4096];
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	n = read(w->errfd, rb, sizeof rb);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		w_stderr_close(w);
+		return;
+	}
+	buf_append(&w->errbuf, rb, (size_t)n);
+	w_stderr_lines(w, 0);
+	/* A worker flooding its log cannot make us buffer without bound. */
+	if (buf_avail(&w->errbuf) > 65536)
+		w_stderr_lines(w, 1);
 }
 
 /* Kill a worker that broke a rule; the child watcher cleans up. */
@@ -787,6 +866,17 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 	ev_child_stop(G.loop, cw);
 	ev_timer_stop(G.loop, &w->killer);
 	ev_timer_stop(G.loop, &w->ping);
+	/* Whatever it printed last (an ASan report, a reason) goes to the log too. */
+	while (w->errfd >= 0) {
+		char rb[4096];
+		ssize_t n = read(w->errfd, rb, sizeof rb);
+		if (n <= 0) {
+			w_stderr_close(w);
+			break;
+		}
+		buf_append(&w->errbuf, rb, (size_t)n);
+		w_stderr_lines(w, 0);
+	}
 	if (WIFSIGNALED(st))
 		snprintf(how, sizeof how, "killed by signal %d (%s)%s%s", WTERMSIG(st),
 		    strsignal(WTERMSIG(st)), w->why[0] ? ": " : "", w->why);
