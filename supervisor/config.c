@@ -26,19 +26,10 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "build_config.h"
 #include "jid.h"
 #include "log.h"
 #include "proto.h"
-
-/* The build's generated config.h (SLIDGE_VERSION, SLIDGE_LIBEXECDIR) shares its name with
- * supervisor/config.h, which every quoted or angled "config.h" finds first (the target's
- * own directory comes first in the include path). "../config.h" does not exist next to
- * this file and resolves, through the build's "supervisor" include directory, to the
- * build root's. */
-#include "../config.h"
-#ifndef SLIDGE_VERSION
-#error "the build's config.h (SLIDGE_VERSION) was not found"
-#endif
 
 #define DEFAULT_CONF_DIR "/etc/slidge/conf.d"
 #define DEFAULT_HOME_PARENT "/var/lib/slidge"
@@ -554,7 +545,8 @@ static const char *
 next_value(int argc, char **argv, int *i, const struct opt *o, char *err, size_t errsz)
 {
 	if (*i + 1 >= argc || looks_like_option(argv[*i + 1])) {
-		seterr(err, errsz, "command line: --%s expects a value", o->name);
+		seterr(err, errsz, "command line: --%s expects a value (write --%s=VALUE for one "
+		    "that starts with '-')", o->name, o->name);
 		return NULL;
 	}
 	return argv[++*i];
@@ -585,8 +577,10 @@ print_version(void)
 	printf("slidged %s\n", SLIDGE_VERSION);
 }
 
+enum { SCAN_HELP = 1, SCAN_VERSION = 2 };
+
 /* First pass over argv: sort it into our options (as, in order) and module options
- * (margs); -h and --version act at once, as in argparse. */
+ * (margs). -h and --version end the scan, as in argparse: SCAN_HELP or SCAN_VERSION. */
 static int
 scan_argv(int argc, char **argv, struct assign *as, size_t *nas, struct strv *margs,
     char *err, size_t errsz)
@@ -624,14 +618,8 @@ scan_argv(int argc, char **argv, struct assign *as, size_t *nas, struct strv *ma
 				seterr(err, errsz, "command line: --%s takes no value", o->name);
 				return -1;
 			}
-			if (o->kind == OPT_HELP) {
-				usage(stdout);
-				exit(0);
-			}
-			if (o->kind == OPT_VERSION) {
-				print_version();
-				exit(0);
-			}
+			if (o->kind == OPT_HELP || o->kind == OPT_VERSION)
+				return o->kind == OPT_HELP ? SCAN_HELP : SCAN_VERSION;
 			memset(x, 0, sizeof(*x));
 			x->o = o;
 			if (eq != NULL) {
@@ -667,10 +655,8 @@ scan_argv(int argc, char **argv, struct assign *as, size_t *nas, struct strv *ma
 					seterr(err, errsz, "command line: unknown option -%c in %s", a[j], a);
 					return -1;
 				}
-				if (o->kind == OPT_HELP) {
-					usage(stdout);
-					exit(0);
-				}
+				if (o->kind == OPT_HELP)
+					return SCAN_HELP;
 				memset(x, 0, sizeof(*x));
 				x->o = o;
 				++*nas;
@@ -1031,8 +1017,18 @@ config_parse(int argc, char **argv, struct config *cfg, char *err, size_t errsz)
 			goto fail;
 		}
 	}
-	if (scan_argv(argc, argv, as, &nas, &margs, err, errsz) == -1)
-		goto fail;
+	if ((rc = scan_argv(argc, argv, as, &nas, &margs, err, errsz)) != 0) {
+		if (rc == -1)
+			goto fail;
+		free(as);
+		strv_free(margs.v, margs.n);
+		if (rc == SCAN_HELP)
+			usage(stdout);
+		else
+			print_version();
+		exit(fflush(stdout) == 0 ? 0 : 1);
+	}
+	rc = -1;
 
 	/* 1. config files: the directories, then the one named by -c or SLIDGE_CONFIG, which
 	 * must exist when named */

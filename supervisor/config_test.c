@@ -11,11 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "build_config.h"
 #include "config.h"
 #include "log.h"
-
-/* the build's config.h (SLIDGE_VERSION), see config.c */
-#include "../config.h"
 
 extern char **environ;
 
@@ -303,8 +301,9 @@ clear_env(void)
 
 	/* collect first: unsetenv changes environ under our feet */
 	for (char **e = environ; *e != NULL && n < 256; e++)
-		if (strncmp(*e, "SLIDGE_", 7) == 0)
-			names[n++] = strndup(*e, strcspn(*e, "="));
+		if (strncmp(*e, "SLIDGE_", 7) == 0 &&
+		    (names[n++] = strndup(*e, strcspn(*e, "="))) == NULL)
+			abort();
 	for (size_t i = 0; i < n; i++) {
 		unsetenv(names[i]);
 		free(names[i]);
@@ -416,6 +415,8 @@ run_case(const struct tcase *tc)
 	for (size_t i = 0; i < 8 && tc->env[i] != NULL; i++) {
 		char *e = subst(tc->env[i]), *eq = strchr(e, '=');
 
+		if (eq == NULL)
+			abort();
 		*eq = '\0';
 		setenv(e, eq + 1, 1);
 		conf_dir_set |= strcmp(e, "SLIDGE_CONF_DIR") == 0;
