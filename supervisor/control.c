@@ -28,7 +28,7 @@ static char *lpath;
 struct reply {
 	struct proto_table rows;
 	enum ctl_status status;
-	char text[1024];
+	char text[4096];
 };
 
 static void

@@ -94,7 +94,7 @@ struct user {
 	unsigned int ncrashes;
 	time_t started;
 	unsigned int restarts;
-	char last_exit[128];
+	char last_exit[400];
 	char state_text[256];
 };
 
@@ -859,7 +859,7 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 	struct worker *w = (struct worker *)((char *)cw - offsetof(struct worker, cw));
 	struct user *u = w->u;
 	int st = cw->rstatus;
-	char how[128];
+	char how[400];
 
 	(void)loop;
 	(void)revents;
@@ -878,10 +878,10 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 		w_stderr_lines(w, 0);
 	}
 	if (WIFSIGNALED(st))
-		snprintf(how, sizeof how, "killed by signal %d (%s)%s%s", WTERMSIG(st),
+		snprintf(how, sizeof how, "killed by signal %d (%.40s)%s%.255s", WTERMSIG(st),
 		    strsignal(WTERMSIG(st)), w->why[0] ? ": " : "", w->why);
 	else
-		snprintf(how, sizeof how, "exited with status %d%s%s", WEXITSTATUS(st),
+		snprintf(how, sizeof how, "exited with status %d%s%.255s", WEXITSTATUS(st),
 		    w->why[0] ? ": " : "", w->why);
 	if (w->ch) {
 		chan_free(w->ch);
