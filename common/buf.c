@@ -36,8 +36,9 @@ buf_reserve(struct buf *b, size_t n)
 	size_t need, cap;
 	char *p;
 
-	/* One more byte for the NUL that always follows data[len]. */
-	if (n > SIZE_MAX - 1 - b->len) {
+	/* One more byte for the NUL that always follows data[len]; the consumed front
+	 * does not count, it goes away before any growth. */
+	if (n > BUF_MAX - 1 - (b->len - b->off)) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -51,13 +52,10 @@ buf_reserve(struct buf *b, size_t n)
 	}
 	need -= b->off;
 	cap = b->cap ? b->cap : BUF_MIN_CAP;
-	while (cap < need) {
-		if (cap > SIZE_MAX / 2) {
-			cap = need;
-			break;
-		}
+	while (cap < need)
 		cap *= 2;
-	}
+	if (cap > BUF_MAX)
+		cap = BUF_MAX;
 	/* malloc + copy + wipe rather than realloc: realloc may leave a copy of the old
 	 * contents in freed memory, and buf_free(b, 1) promises secrets do not linger. */
 	p = malloc(cap);

@@ -13,16 +13,23 @@ struct buf {
 };
 
 #define BUF_INIT { NULL, 0, 0, 0 }
+/* No buffer holds more than this many bytes: a larger request fails like an allocation
+ * failure, before anything is allocated. */
+#define BUF_MAX ((size_t)1 << 30)
 
-/* Make room for n more bytes; -1 on allocation failure (buffer unchanged). */
+/* Make room for n more bytes; -1 on allocation failure or past BUF_MAX (buffer
+ * unchanged). */
 int buf_reserve(struct buf *b, size_t n);
 /* Append n bytes; -1 on allocation failure. */
 int buf_append(struct buf *b, const void *p, size_t n);
-/* Append a NUL-terminated string; -1 on allocation failure. */
+/* Append a NUL-terminated string (NULL appends nothing); -1 on allocation failure. */
 int buf_puts(struct buf *b, const char *s);
 /* Append formatted text; -1 on failure. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s escaped for XML text and attribute values (&<>"'); -1 on failure. */
+/* Append s escaped for XML text and attribute values (&<>"' and CR as &#13;); what XML
+ * cannot carry (invalid UTF-8, control characters other than TAB/LF/CR, U+FFFE/U+FFFF)
+ * becomes U+FFFD, so the result is always well-formed. NULL appends nothing. -1 on
+ * failure. */
 int buf_put_xml_escaped(struct buf *b, const char *s);
 /* Bytes waiting to be consumed, starting at buf_head(). */
 size_t buf_avail(const struct buf *b);

@@ -24,10 +24,13 @@ int jid_full(const struct jid *j, char *out, size_t outsz);
 int jid_to_bare(const char *s, char *out, size_t outsz);
 /* 1 if both strings are valid JIDs with the same bare JID, else 0. */
 int jid_bare_equal(const char *a, const char *b);
-/* XEP-0106: escape an arbitrary string (e.g. a legacy id) into a JID local part.
- * -1 if the result does not fit or the input is empty. */
+/* XEP-0106: escape an arbitrary string (e.g. a legacy id) into a JID local part: the
+ * nine characters a local part cannot hold, and a backslash that would otherwise start
+ * an escape sequence (§4.1, §4.3). -1 if the result does not fit, or the input is empty
+ * or starts or ends with a space (an escaped local part cannot start or end with \20). */
 int jid_escape(const char *in, char *out, size_t outsz);
-/* XEP-0106: reverse of jid_escape; -1 if it does not fit. */
+/* XEP-0106: reverse of jid_escape (the ten sequences, lower-case hex, left to right;
+ * anything else is copied as is); -1 if it does not fit. */
 int jid_unescape(const char *in, char *out, size_t outsz);
 
 #endif

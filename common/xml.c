@@ -110,8 +110,9 @@ xml_init(void)
 
 /* ---- stream splitter: errors and positions ---------------------------------------------- */
 
-/* Record the first error; later ones are consequences. The callbacks become no-ops and
- * xml_stream_feed stops the parser and reports once libxml2 has returned. */
+/* Record the first error; later ones are consequences. The parser stops right away
+ * (libxml2 allows xmlStopParser from its callbacks), our handlers become no-ops, and
+ * xml_stream_feed reports once libxml2 has returned. */
 static void __attribute__((format(printf, 3, 4)))
 stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
 {
@@ -132,6 +133,8 @@ stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
 	i = strlen(s->errtext);
 	while (i > 0 && s->errtext[i - 1] == ' ')
 		s->errtext[--i] = '\0';
+	if (s->ctxt)
+		xmlStopParser(s->ctxt);
 }
 
 /* 1 if callbacks must do nothing more. */
@@ -150,6 +153,20 @@ stream_pos(const struct xml_stream *s)
 	if (c < 0 || (size_t)c < s->synth_len)
 		return s->fed;
 	return s->pos_base + ((size_t)c - s->synth_len);
+}
+
+/* A stanza boundary at position pos: what came since the previous one must fit the
+ * limit (xml_stream_feed checks the same between pieces, for what is still unparsed).
+ * 0, or -1 after failing the stream. */
+static int
+stream_boundary(struct xml_stream *s, size_t pos)
+{
+	if (pos > s->mark && pos - s->mark > s->max_stanza) {
+		stream_fail(s, "policy-violation", "stanza larger than %zu bytes", s->max_stanza);
+		return -1;
+	}
+	s->mark = pos;
+	return 0;
 }
 
 static void
@@ -393,13 +410,24 @@ stream_open(struct xml_stream *s, const xmlChar *localname, const xmlChar *prefi
 		stream_fail(s, "invalid-namespace", "the root element is not <stream:stream>");
 		return;
 	}
+	/* RFC 6120 §4.8.2: the stream declares the stanzas' default namespace. Without
+	 * one, an unprefixed stanza would be in no namespace and would change meaning
+	 * once re-serialised onto a stream that has one. */
+	for (i = 0; i < (size_t)nb_ns; i++)
+		if (!ns[2 * i] && ns[2 * i + 1] && *ns[2 * i + 1])
+			break;
+	if (i == (size_t)nb_ns) {
+		stream_fail(s, "invalid-namespace", "the stream declares no default namespace");
+		return;
+	}
 	s->level = 1;
 	if (s->resuming)
 		return;
 	/* startElementNs runs before the tag's '>' is consumed: the first stanza starts
 	 * after it. */
 	in = s->ctxt->input ? s->ctxt->input->cur : NULL;
-	s->mark = stream_pos(s) + (in && *in == '>' ? 1 : 0);
+	if (stream_boundary(s, stream_pos(s) + (in && *in == '>' ? 1 : 0)) < 0)
+		return;
 
 	buf_reset(&s->header);
 	if (buf_puts(&s->header, "<") < 0 ||
@@ -562,10 +590,11 @@ sx_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar
 		s->cur = s->cur->parent;
 		return;
 	}
+	if (stream_boundary(s, stream_pos(s)) < 0)
+		return;
 	doc = s->doc;
 	s->doc = NULL;
 	s->cur = NULL;
-	s->mark = stream_pos(s);
 	if (s->cb.stanza)
 		s->cb.stanza(s->arg, doc);
 	else
@@ -586,7 +615,7 @@ sx_characters(void *ctx, const xmlChar *ch, int len)
 		for (i = 0; i < len; i++)
 			if (ch[i] != ' ' && ch[i] != '\t' && ch[i] != '\r' && ch[i] != '\n')
 				s->stray_text = 1;
-		s->mark = stream_pos(s);
+		stream_boundary(s, stream_pos(s));
 		return;
 	}
 	if (buf_avail(&s->text) + (size_t)len > s->max_stanza) {
@@ -623,6 +652,17 @@ static xmlSAXHandler stream_sax = {
 };
 
 /* ---- stream splitter: driving the parser --------------------------------------------- */
+
+/* libxml2 may build a document of its own while reading a DTD ("for expat
+ * compatibility in SAX mode") and leaves it to the owner of the context. */
+static void
+stream_ctxt_free(xmlParserCtxtPtr c)
+{
+	if (c->myDoc)
+		xmlFreeDoc(c->myDoc);
+	c->myDoc = NULL;
+	xmlFreeParserCtxt(c);
+}
 
 static xmlParserCtxtPtr
 stream_ctxt_new(struct xml_stream *s)
@@ -700,7 +740,7 @@ stream_restart(struct xml_stream *s)
 	c = stream_ctxt_new(s);
 	if (!c)
 		goto oom;
-	xmlFreeParserCtxt(s->ctxt);
+	stream_ctxt_free(s->ctxt);
 	s->ctxt = c;
 	s->pos_base = pos;
 	s->synth_len = buf_avail(&s->header);
@@ -760,7 +800,7 @@ static void
 stream_destroy(struct xml_stream *s)
 {
 	if (s->ctxt)
-		xmlFreeParserCtxt(s->ctxt);
+		stream_ctxt_free(s->ctxt);
 	if (s->doc)
 		xmlFreeDoc(s->doc);
 	buf_free(&s->text, 0);
@@ -776,6 +816,8 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 
 	if (s->busy || s->failed || s->dead)
 		return -1;
+	if (len == 0)
+		return 0;
 	s->busy = 1;
 	stream_check_bytes(s, data, len);
 	while (len > 0 && !stream_off(s)) {
@@ -791,8 +833,6 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 			stream_restart(s);
 	}
 	if (s->failed) {
-		/* Nothing more is parsed: the handlers are off, the parser stops. */
-		xmlStopParser(s->ctxt);
 		if (!s->reported && !s->dead) {
 			s->reported = 1;
 			if (s->cb.error)
@@ -890,15 +930,15 @@ xml_parse_stanza(const char *data, size_t len, size_t max_depth, const char **wh
 	}
 	/* The stanza runs through a stream of its own: the same handlers, the same
 	 * refusals. The caller already holds all len bytes, so the size limit only has to
-	 * let them and the closing tag through. */
-	s = xml_stream_new(&cb, &o, len + sizeof tail, depth);
+	 * let them and the wrapping through. */
+	s = xml_stream_new(&cb, &o, len + sizeof head + sizeof tail, depth);
 	if (!s) {
 		reason = "out of memory";
 		goto done;
 	}
 	ok = xml_stream_feed(s, head, sizeof head - 1) == 0 &&
 	    xml_stream_feed(s, data, len) == 0;
-	if (ok && o.closed)
+	if (o.closed)
 		reason = "the stream end is not a stanza";
 	else if (ok)
 		ok = xml_stream_feed(s, tail, sizeof tail - 1) == 0;
@@ -941,8 +981,10 @@ xml_out_close(void *ctx)
 int
 xml_serialize(xmlNodePtr node, struct buf *b)
 {
+	static const xmlChar utf8[] = "UTF-8";
 	xmlOutputBufferPtr out;
-	xmlDocPtr copy = NULL;
+	xmlNsPtr ns;
+	xmlDocPtr copy = NULL, doc;
 	xmlNodePtr root = node;
 	size_t start = b->len;
 	int rc = -1, err;
@@ -959,13 +1001,25 @@ xml_serialize(xmlNodePtr node, struct buf *b)
 		if (!root)
 			goto done;
 		xmlDocSetRootElement(copy, root);
+		/* The copy gets what its elements use, but not an ancestor's xmlns="" that
+		 * keeps unprefixed elements out of any namespace: restate it. */
+		ns = xmlSearchNs(node->doc, node, NULL);
+		if (ns && ns->href && !*ns->href && !xmlSearchNs(copy, root, NULL) &&
+		    !xmlNewNs(root, ns->href, NULL))
+			goto done;
 	}
 	out = xmlOutputBufferCreateIO(xml_out_write, xml_out_close, b, NULL);
 	if (!out)
 		goto done;
-	/* With an encoding named, non-ASCII text stays UTF-8 instead of becoming character
-	 * references. */
-	xmlNodeDumpOutput(out, root->doc, root, 0, 0, "UTF-8");
+	/* Non-ASCII stays UTF-8 rather than becoming character references only if an
+	 * encoding is named: for text, the one passed here; for attribute values, the
+	 * document's, set for the time of the dump when it has none. */
+	doc = root->doc;
+	if (doc && !doc->encoding)
+		doc->encoding = utf8;
+	xmlNodeDumpOutput(out, doc, root, 0, 0, "UTF-8");
+	if (doc && doc->encoding == utf8)
+		doc->encoding = NULL;
 	err = out->error;
 	if (xmlOutputBufferClose(out) >= 0 && err == 0)
 		rc = 0;

@@ -33,24 +33,32 @@ struct xml_stream_cb {
 	void (*error)(void *arg, const char *condition, const char *text);
 };
 
-/* New splitter; max_stanza and max_depth of 0 mean the defaults above.
- * Returns NULL on allocation failure. */
+/* New splitter; max_stanza and max_depth of 0 mean the defaults above. A stanza's size
+ * counts every byte since the previous stanza (or the stream header, itself limited
+ * the same way); its depth counts its root as 1. The stream header must be
+ * <stream:stream> in the streams namespace and declare a default namespace
+ * (else "invalid-namespace"). Returns NULL on allocation failure. */
 struct xml_stream *xml_stream_new(const struct xml_stream_cb *cb, void *arg,
     size_t max_stanza, int max_depth);
 /* Feed bytes; callbacks run from inside. -1 once the stream is in error (the error
- * callback ran exactly once). */
+ * callback ran exactly once). A callback may call xml_stream_free on this stream (the
+ * feed then stops and returns -1), but not xml_stream_feed (it would return -1). */
 int xml_stream_feed(struct xml_stream *s, const char *data, size_t len);
 void xml_stream_free(struct xml_stream *s);
 
 /* ---- single stanzas --------------------------------------------------------------- */
 
-/* Parse one stanza (a single top-level element, nothing else) from len bytes with the
- * same limits. Returns a document (caller frees with xmlFreeDoc) or NULL, with a short
- * reason in *why (static string). */
+/* Parse one stanza (a single top-level element, nothing else but blanks around it) from
+ * len bytes with the same refusals and depth limit (max_depth 0: the default); len
+ * itself is the size limit, the caller bounds it. The element is read as if it came on
+ * the component stream: where it declares no namespace it is in jabber:component:accept.
+ * Returns a document (caller frees with xmlFreeDoc) or NULL, with a short reason in *why
+ * (static string; NULL on success). */
 xmlDocPtr xml_parse_stanza(const char *data, size_t len, size_t max_depth, const char **why);
 
-/* Serialise node (and its subtree) to b without an XML declaration; namespaces are
- * written where they are declared or needed. -1 on failure. */
+/* Append node (an element, and its subtree) to b without an XML declaration; namespaces
+ * are written where they are declared or needed, so a subtree stands alone. -1 on
+ * failure (b is then as it was). */
 int xml_serialize(xmlNodePtr node, struct buf *b);
 
 /* ---- tree helpers ------------------------------------------------------------------ */

@@ -95,7 +95,10 @@ static void chan_fail_proto(struct chan *c, enum proto_err e)
 		chan_fail(c, e, "message %s not allowed in this direction", proto_name(type));
 		break;
 	case PROTO_ERR_MALFORMED:
-		chan_fail(c, e, "malformed %s frame of %u bytes", proto_name(type), len);
+		if (proto_desc(type))
+			chan_fail(c, e, "malformed %s frame of %u bytes", proto_name(type), len);
+		else
+			chan_fail(c, e, "malformed frame of %u bytes", len);
 		break;
 	default:
 		chan_fail(c, e, "%s (frame of %u bytes)", proto_strerror(e), len);
@@ -353,6 +356,11 @@ int chan_flush(struct chan *c, int timeout_ms)
 		if (r == 0)
 			return -1;
 	}
+}
+
+int chan_fd(const struct chan *c)
+{
+	return c->fd;
 }
 
 unsigned long long chan_frames_in(const struct chan *c)

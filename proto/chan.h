@@ -20,11 +20,14 @@ typedef void chan_msg_cb(struct chan *c, struct proto_msg *m, void *arg);
 typedef void chan_err_cb(struct chan *c, int err, const char *why, void *arg);
 
 /* Wrap fd (made non-blocking and close-on-exec). dir is the direction this end accepts.
- * The channel owns fd and closes it in chan_free. NULL on OOM. */
+ * The channel owns fd and closes it in chan_free. NULL on OOM or a bad fd (fd is then
+ * left open). */
 struct chan *chan_new(struct ev_loop *loop, int fd, enum proto_dir dir,
     chan_msg_cb *on_msg, chan_err_cb *on_err, void *arg);
-/* Queue one message. -1 if it breaks the table's limits, the queue is over its hard limit
- * (16 MiB) or the channel is dead. */
+/* Queue one message (written at once if the socket takes it). -1 if it breaks the
+ * table's limits, the queue would go over its hard limit (16 MiB; nothing is queued then)
+ * or the channel is dead. A peer that closed makes this -1 too; the error callback then
+ * says EOF once the frames the peer sent before closing are delivered. */
 int chan_send(struct chan *c, enum proto_type t, const struct proto_val *v);
 /* Bytes queued and not yet written. */
 size_t chan_pending(const struct chan *c);
@@ -33,6 +36,8 @@ void chan_pause(struct chan *c, int paused);
 /* Write everything queued, blocking up to timeout_ms; 0 when all is out, -1 otherwise.
  * For shutdown paths. */
 int chan_flush(struct chan *c, int timeout_ms);
+/* The channel's fd (for logs, SO_PEERCRED and the like; the channel still owns it). */
+int chan_fd(const struct chan *c);
 /* Counters for stats. */
 unsigned long long chan_frames_in(const struct chan *c);
 unsigned long long chan_frames_out(const struct chan *c);

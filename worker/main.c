@@ -17,10 +17,13 @@
 
 #include <libxml/parser.h>
 
+#include "build_config.h"
 #include "chan.h"
-#include "config.h"
 #include "jid.h"
 #include "log.h"
+#if SLIDGE_SANDBOX
+#include "sandbox.h"
+#endif
 #include "worker.h"
 #include "xml.h"
 
@@ -47,6 +50,19 @@ worker_send(enum proto_type t, const struct proto_val *v)
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+worker_clip(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	/* Back off to the start of a UTF-8 sequence: never cut a character in two. */
+	for (n = max; n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+		;
+	return n;
 }
 
 void
@@ -137,11 +153,15 @@ on_stop(struct proto_msg *m)
 	const char *reason = m->v[STOP_reason].s;
 	int unregister = m->v[STOP_unregister].u != 0;
 
+	if (worker.stopping)
+		return;   /* already on the way out */
 	log_info("stop requested (%s)%s", reason[0] ? reason : "no reason",
 	    unregister ? ", unregistering" : "");
 	worker.stopping = 1;
-	if (worker.role == ROLE_SESSION && session != NULL)
-		session_stop(reason, unregister);
+	if (worker.role == ROLE_SESSION && session != NULL) {
+		session_stop(reason, unregister);   /* exits when the teardown is done */
+		return;
+	}
 	worker_exit(0);
 }
 
@@ -199,12 +219,38 @@ chan_err(struct chan *c, int err, const char *why, void *arg)
 	if (err == 0) {
 		/* The supervisor died or closed us: nobody is left to talk to. */
 		log_info("the supervisor closed the channel: exiting");
+		chan_free(worker.chan);
+		worker.chan = NULL;
 		session_abort();
 		worker_exit(0);
 	}
 	log_error("channel error: %s", why ? why : strerror(err > 0 ? err : EPROTO));
+	chan_free(worker.chan);
+	worker.chan = NULL;
 	session_abort();
 	worker_exit(1);
+}
+
+/* ARCHITECTURE.md "Trust rules": the module is loaded and initialised, the channel is
+ * set up; from here on the worker only talks to slidged and the legacy network. slidged
+ * checks /proc for the sandbox when the MANIFEST arrives, so this comes before it. */
+static void
+enter_sandbox(void)
+{
+#if SLIDGE_SANDBOX
+	struct sandbox_conf conf = { 0 };
+	struct sandbox_report rep;
+
+	conf.state_dir = worker.state_dir;
+	conf.ports = module->connect_ports;
+	if (sandbox_enter(&conf, &rep) < 0)
+		fatalx("cannot enter the sandbox");
+	log_debug("sandboxed: seccomp, landlock abi %d%s", rep.landlock_abi,
+	    rep.landlock_net ? ", tcp ports" : "");
+#else
+	log_warn("this worker is NOT sandboxed (built with -Dsandbox=false, for sanitizer "
+	    "runs only)");
+#endif
 }
 
 static int
@@ -273,14 +319,17 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	xml_init();
 
+	/* The loop exists before init: a module may set timers from there. */
+	if ((worker.loop = ev_default_loop(0)) == NULL)
+		fatalx("cannot initialise libev");
 	module_load(modname);
 	module_parse_options(argc - optind, argv + optind);
 	module_init();
 
-	worker.loop = ev_default_loop(0);
 	worker.chan = chan_new(worker.loop, CHAN_FD, PROTO_S2W, chan_msg, chan_err, NULL);
 	if (worker.chan == NULL)
 		fatalx("cannot set up the channel");
+	enter_sandbox();
 	hello[HELLO_version].u = PROTO_VERSION;
 	hello[HELLO_role].s = worker.role_name;
 	hello[HELLO_pid].u = (uint64_t)getpid();

@@ -1,0 +1,45 @@
+-- slidge-c with your own Prosody (0.12): the gateway is an external component (XEP-0114).
+-- Replace demo.example.org with the gateway's JID (a subdomain of your server) and the secret
+-- with a long random string (e.g. `openssl rand -hex 24`), the same as slidged's --secret.
+--
+-- 1. Global options: in /etc/prosody/prosody.cfg.lua, ABOVE the first VirtualHost line.
+--    (Files in conf.d/ are read after that line, so options set there apply to one host only.)
+--    The component port must not be reachable from outside: keep it on loopback.
+--
+--      component_ports = { 5347 }
+--      component_interfaces = { "127.0.0.1" }
+--
+-- 2. The component itself: this block can live in /etc/prosody/conf.d/slidge.cfg.lua.
+
+Component "demo.example.org"
+    component_secret = "CHANGE-ME-to-a-long-random-secret"
+
+-- 3. Then run slidged against it, e.g.
+--      slidged --jid demo.example.org --secret CHANGE-ME... --server 127.0.0.1 --port 5347 \
+--              --legacy-module demo --home-dir /var/lib/slidge/demo.example.org
+--    Users of example.org may register (the default --user-jid-validator is ".*@<--server>",
+--    so with --server 127.0.0.1 pass --user-jid-validator '.*@example\.org').
+--
+-- 4. Reload: `prosodyctl reload` (or restart), and check `prosodyctl check config`.
+--
+-- Later features (roster sync, messages you send from the legacy network's official app)
+-- will use XEP-0356 privileges through mod_privilege from Debian's prosody-modules (it
+-- speaks urn:xmpp:privilege:2 only). slidge-c does not use them yet; when it does, the
+-- configuration will be, on the user's host and the component:
+--
+--   VirtualHost "example.org"
+--       modules_enabled = { "privilege" }
+--       privileged_entities = {
+--           ["demo.example.org"] = {
+--               roster = "both";
+--               message = "outgoing";
+--               iq = {
+--                   ["http://jabber.org/protocol/pubsub"] = "both";
+--                   ["http://jabber.org/protocol/pubsub#owner"] = "set";
+--               };
+--           };
+--       }
+--
+--   Component "demo.example.org"
+--       component_secret = "..."
+--       modules_enabled = { "privilege" }
