@@ -1139,6 +1139,14 @@ workers_deliver(struct user *u, xmlNodePtr st)
 		route_error(st, NULL, "resource-constraint", "The gateway is out of memory");
 		return;
 	}
+	/* Re-serialising can grow a stanza that was just under the input limit (escaped
+	 * quotes, the root's xmlns) past what a STANZA frame carries: refuse that one stanza,
+	 * not the worker. */
+	if (q->len > proto_desc(PROTO_STANZA)->fields[STANZA_xml].max) {
+		bounce(q, "policy-violation", "This stanza is too large for the gateway.");
+		qitem_free(q);
+		return;
+	}
 	if (u->queue.n >= QUEUE_MAX_ITEMS || u->queue.bytes + q->len > QUEUE_MAX_BYTES) {
 		bounce(q, "resource-constraint",
 		    "Too many stanzas are waiting for your session to start; try again later.");

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -1274,6 +1275,16 @@ sys_cpu_us(long long *busy, long long *total)
 		*total = (long long)((b + v[3] + v[4]) * 1000000ull / (unsigned long long)hz);
 	}
 	fclose(f);
+}
+
+long long
+self_cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+	    (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 }
 
 double

@@ -177,6 +177,8 @@ size_t proc_maps_top(pid_t pid, struct proc_map *out, size_t max);
  * (user, nice, system, irq, softirq, steal) and total (busy + idle + iowait). Other
  * processes on a shared machine show as busy time that is not ours. */
 void sys_cpu_us(long long *busy, long long *total);
+/* This process's own utime+stime, microseconds. */
+long long self_cpu_us(void);
 /* The 1-minute load average. */
 double loadavg1(void);
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -36,16 +35,6 @@ static void
 on_error(struct stub *s, int user, void *arg)
 {
 	on_echo(s, user, 0, 0, arg);
-}
-
-static long long
-self_cpu_us(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-	    (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 }
 
 static void
