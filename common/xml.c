@@ -302,6 +302,38 @@ sx_comment(void *ctx, const xmlChar *value)
 	stream_restricted(ctx, "comment");
 }
 
+/* libxml2 rejects a markup declaration (<!DOCTYPE, <!ENTITY ...) inside element
+ * content as a plain syntax error, before any SAX callback sees it; RFC 6120 §11.1 calls
+ * that restricted XML. Look at the bytes around the parser's position. */
+static int
+near_markup_decl(struct xml_stream *s)
+{
+	static const char *const decls[] = { "<!DOCTYPE", "<!ENTITY", "<!ATTLIST",
+		"<!ELEMENT", "<!NOTATION" };
+	const xmlChar *base, *cur, *end, *from, *p;
+	size_t i, n;
+
+	if (!s->ctxt || !s->ctxt->input || !s->ctxt->input->cur)
+		return 0;
+	base = s->ctxt->input->base;
+	cur = s->ctxt->input->cur;
+	end = s->ctxt->input->end;
+	if (!base || !end || cur < base || cur > end)
+		return 0;
+	from = cur - base > 16 ? cur - 16 : base;
+	n = (size_t)(end - from) > 48 ? 48 : (size_t)(end - from);
+	for (p = from; p + 2 <= from + n; p++) {
+		if (p[0] != '<' || p[1] != '!')
+			continue;
+		for (i = 0; i < sizeof decls / sizeof decls[0]; i++) {
+			size_t l = strlen(decls[i]);
+			if ((size_t)(end - p) >= l && memcmp(p, decls[i], l) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* Parse errors, through the handler rather than libxml2's global channel. Warnings
  * (e.g. a relative namespace URI) pass; any error, including the namespace ones libxml2
  * would recover from, ends the stream. */
@@ -319,6 +351,8 @@ sx_error(void *ctx, xmlErrorPtr err)
 		return;
 	if (err->code == XML_ERR_NO_MEMORY)
 		stream_fail(s, "resource-constraint", "out of memory");
+	else if (near_markup_decl(s))
+		stream_restricted(s, "a DTD");
 	else
 		stream_fail(s, "not-well-formed", "%s", err->message ? err->message : "malformed XML");
 }

@@ -203,6 +203,8 @@ static const struct stream_case stream_cases[] = {
 	  OPEN "|<m\xc3\xa9" NSC " a\xc3\xa9=\"\xe2\x82\xac\"/>" },
 
 	{ "doctype", "<!DOCTYPE stream>" H, 0, 0, "error:restricted-xml" },
+	{ "doctype inside the stream", H "<!DOCTYPE m [<!ENTITY a 'x'>]><m>&a;</m>", 0, 0,
+	  "open(from=gw.example,id=abc)|error:restricted-xml" },
 	{ "billion laughs", "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
 	  "<!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
 	  "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>]>"
@@ -406,7 +408,8 @@ static const struct stanza_case stanza_cases[] = {
 	{ "stream end and more", "<a/></stream:stream><b/>", 0,
 	  "!the stream end is not a stanza" },
 	{ "xml declaration", "<?xml version='1.0'?><a/>", 0, "!malformed XML" },
-	{ "doctype", "<!DOCTYPE a><a/>", 0, "!malformed XML" },
+	{ "doctype", "<!DOCTYPE a><a/>", 0,
+	  "!restricted XML (DTD, comment, processing instruction or entity)" },
 	{ "comment", "<a><!--x--></a>", 0,
 	  "!restricted XML (DTD, comment, processing instruction or entity)" },
 	{ "entity", "<a>&x;</a>", 0,

@@ -6,6 +6,7 @@
  * registered user. SIGTERM/SIGINT shut down cleanly: every session says goodbye to its
  * user, then the stream is closed. */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,9 +183,29 @@ main(int argc, char **argv)
 	snprintf(G.jid, sizeof G.jid, "%s", j.domain);
 	G.started = time(NULL);
 
+	/* As root, workers run as an unprivileged user (ARCHITECTURE.md "Trust rules"). */
+	if (geteuid() == 0) {
+		const char *name = G.cfg.worker_user ? G.cfg.worker_user : "nobody";
+		struct passwd *pw = getpwnam(name);
+
+		if (!pw || pw->pw_uid == 0)
+			fatalx("--worker-user %s: no such unprivileged user", name);
+		G.drop = 1;
+		G.worker_uid = pw->pw_uid;
+		G.worker_gid = pw->pw_gid;
+		log_info("workers run as %s (uid %u)", name, (unsigned)pw->pw_uid);
+	} else if (G.cfg.worker_user) {
+		log_warn("--worker-user needs slidged to start as root; workers run as uid %u",
+		    (unsigned)geteuid());
+	}
+
 	umask(077);
 	if (mkdir(G.cfg.home_dir, 0700) < 0 && errno != EEXIST)
 		fatal("cannot create the home directory %s", G.cfg.home_dir);
+	/* Unprivileged workers must be able to reach their own directory below the home
+	 * dir, and nothing else in it (the store and the socket stay 0700/0600). */
+	if (G.drop && chmod(G.cfg.home_dir, 0711) < 0)
+		fatal("cannot chmod %s", G.cfg.home_dir);
 	if (store_open(G.cfg.home_dir) < 0)
 		fatalx("cannot open the registration store in %s", G.cfg.home_dir);
 	if (workers_load() < 0)

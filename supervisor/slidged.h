@@ -48,6 +48,9 @@ struct slidged {
 	struct manifest man;
 	time_t started;
 	int shutting_down;
+	int drop;                      /* workers run as worker_uid/gid (slidged is root) */
+	uid_t worker_uid;
+	gid_t worker_gid;
 };
 
 extern struct slidged G;

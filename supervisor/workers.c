@@ -11,6 +11,7 @@
  * register.c through struct register_ops. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -302,6 +303,7 @@ spawn(enum worker_role role, struct user *u)
 	pid_t pid;
 	char dir[4096], lvl[16];
 	int ep[2], chfd, errfd;
+	pid_t parent;
 	const char **argv;
 	size_t argc = 0, i;
 	struct proto_val hello[HELLO__NFIELDS] = { 0 };
@@ -309,6 +311,16 @@ spawn(enum worker_role role, struct user *u)
 	if (state_dir(u ? u->rec.jid : NULL, dir, sizeof dir) < 0 || mkdir_p(dir) < 0) {
 		log_error("workers: cannot create the state directory %s: %s", dir, strerror(errno));
 		return NULL;
+	}
+	if (G.drop) {
+		char users[4096];
+
+		snprintf(users, sizeof users, "%s/users", G.cfg.home_dir);
+		if ((u && chmod(users, 0711) < 0) || chown(dir, G.worker_uid, G.worker_gid) < 0) {
+			log_error("workers: cannot hand %s to uid %u: %s", dir,
+			    (unsigned)G.worker_uid, strerror(errno));
+			return NULL;
+		}
 	}
 	w = calloc(1, sizeof *w);
 	argv = calloc(16 + G.cfg.module_argc, sizeof *argv);
@@ -348,6 +360,7 @@ spawn(enum worker_role role, struct user *u)
 		free(argv);
 		return NULL;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_error("workers: fork: %s", strerror(errno));
@@ -362,8 +375,19 @@ spawn(enum worker_role role, struct user *u)
 	if (pid == 0) {
 		sigset_t none;
 
-		/* Die with the supervisor, even if it is killed with SIGKILL. */
+		/* Its own process group: a Ctrl-C in slidged's terminal is for slidged, which
+		 * then stops each worker cleanly. */
+		setpgid(0, 0);
+		/* As root: become the unprivileged worker user before exec, so that the module
+		 * is never loaded with privileges. */
+		if (G.drop && (setgroups(0, NULL) < 0 || setresgid(G.worker_gid, G.worker_gid,
+		    G.worker_gid) < 0 || setresuid(G.worker_uid, G.worker_uid, G.worker_uid) < 0))
+			_exit(126);
+		/* Die with the supervisor, even if it is killed with SIGKILL (set after the uid
+		 * change, which clears it), and catch a supervisor that died meanwhile. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
 		/* libev may block signals it watches; the worker starts with a clean mask. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

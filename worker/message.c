@@ -4,9 +4,9 @@
  * (slidge's xmpp_to_legacy_ids), and a requested XEP-0184 receipt is sent then, from the
  * JID the user wrote to (slidge acks by itself unless PROPER_RECEIPTS). A hook failure
  * goes back as a message error with the same id. Chat states go to on_composing and
- * friends; a module without them just does not see chat states. Corrections, without
- * an on_correct hook, take slidge's path for a legacy service without corrections: a
- * note from the gateway and the new text sent as a new message. */
+ * friends; a module without them just does not see chat states. Corrections, reactions
+ * and retractions have no hook yet: like slidge's for a module that does not implement
+ * them, the answer is feature-not-implemented (never a duplicate sent as new text). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,9 +138,8 @@ message_to_contact(struct inbound *in)
 	struct slidge_contact *c;
 	xmlNodePtr body_node, state;
 	const char *why;
-	char *body = NULL, *text = NULL;
+	char *body = NULL;
 	enum inbound_result res = INBOUND_DONE;
-	size_t n;
 
 	if (strcmp(in->type, "chat") != 0 && strcmp(in->type, "normal") != 0) {
 		if (strcmp(in->type, "groupchat") == 0)
@@ -160,7 +159,8 @@ message_to_contact(struct inbound *in)
 		stanza_error("message", in->to, in->from, in->id, SLIDGE_ITEM_NOT_FOUND, why);
 		return INBOUND_DONE;
 	}
-	if (xml_child(in->root, "reactions", NS_REACTIONS) != NULL ||
+	if (xml_child(in->root, "replace", NS_CORRECT) != NULL ||
+	    xml_child(in->root, "reactions", NS_REACTIONS) != NULL ||
 	    xml_child(in->root, "retract", NS_RETRACT) != NULL ||
 	    xml_child(in->root, "apply-to", NS_FASTEN) != NULL) {
 		stanza_error("message", in->to, in->from, in->id, SLIDGE_FEATURE_NOT_IMPLEMENTED,
@@ -173,25 +173,10 @@ message_to_contact(struct inbound *in)
 		    "Out of memory");
 		return INBOUND_DONE;
 	}
-	if (body != NULL && *body != '\0') {
-		if (xml_child(in->root, "replace", NS_CORRECT) == NULL) {
-			res = send_text(in, c, body);
-		} else {
-			session_gateway_message(NULL, "Last message correction is not supported by "
-			    "this legacy service. Slidge will send your correction as new message.");
-			n = strlen(body) + sizeof "Correction: ";
-			if ((text = malloc(n)) == NULL) {
-				stanza_error("message", in->to, in->from, in->id,
-				    SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory");
-			} else {
-				snprintf(text, n, "Correction: %s", body);
-				res = send_text(in, c, text);
-			}
-		}
-	} else if ((state = child_in_ns(in->root, NS_CHATSTATES)) != NULL) {
+	if (body != NULL && *body != '\0')
+		res = send_text(in, c, body);
+	else if ((state = child_in_ns(in->root, NS_CHATSTATES)) != NULL)
 		chat_state(c, (const char *)state->name);
-	}
 	free(body);
-	free(text);
 	return res;
 }

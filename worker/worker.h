@@ -172,10 +172,12 @@ struct slidge_contact {
 
 /* Create the table. -1 on OOM. */
 int contacts_init(struct slidge_session *s);
+/* Free every contact and the table. */
 void contacts_free(struct slidge_session *s);
 /* Contact by legacy id, created (update_info) if new. NULL if the id maps to no valid
  * JID local part or on OOM. */
 struct slidge_contact *contact_by_legacy_id(struct slidge_session *s, const char *legacy_id);
+/* Contact by legacy id if it exists, else NULL. */
 struct slidge_contact *contact_lookup(struct slidge_session *s, const char *legacy_id);
 /* Contact for a JID local part (normalised), created if the module accepts it. NULL with
  * *why set (a human text) if refused. */
@@ -183,13 +185,18 @@ struct slidge_contact *contact_by_local(struct slidge_session *s, const char *lo
     const char **why);
 /* First contact (iteration: c->next). */
 struct slidge_contact *contact_first(struct slidge_session *s);
+/* Set the display name (copied; NULL clears it). */
 void contact_set_name(struct slidge_contact *c, const char *name);
+/* Make the contact a friend: the subscription request (once per session), then its
+ * presence if one is cached. */
 void contact_add_to_roster(struct slidge_contact *c);
+/* Cache a presence and send it if it changed and the contact is a friend. */
 void contact_set_presence(struct slidge_contact *c, enum presence_kind k, const char *status,
     time_t last_seen);
 /* Send the cached presence to `to` (NULL: the user's bare JID), or unavailable when none
  * is cached. */
 void contact_send_presence(struct slidge_contact *c, const char *to);
+/* A chat message from the contact to the user (LegacyContact.send_text). */
 void contact_send_text(struct slidge_contact *c, const char *body, const char *legacy_id,
     const struct slidge_send_opts *opts);
 /* A chat state alone: "composing", "paused", "active", "inactive", "gone". */
@@ -226,14 +233,17 @@ void inbound_free_waiting(void);
 
 /* ---- message.c -------------------------------------------------------------------- */
 
+/* A message from the user to a contact. DEFERRED when a hook will ack it. */
 enum inbound_result message_to_contact(struct inbound *in);
 
 /* ---- presence.c ------------------------------------------------------------------- */
 
+/* A presence from the user to the gateway or a contact. */
 enum inbound_result presence_from_user(struct inbound *in);
 
 /* ---- command.c -------------------------------------------------------------------- */
 
+/* A message from the user to the gateway's JID (a chat command). */
 enum inbound_result command_message(struct inbound *in);
 
 /* ---- stanza.c --------------------------------------------------------------------- */
@@ -250,8 +260,10 @@ void xb_open_end(struct xb *x);                            /* ">" */
 void xb_close(struct xb *x, const char *name);             /* "</name>" */
 void xb_empty(struct xb *x, const char *name, const char *xmlns); /* <name xmlns/> */
 void xb_text(struct xb *x, const char *name, const char *xmlns, const char *text);
+                                         /* <name xmlns>escaped text</name> */
 /* Send the stanza as EMIT and reset x. -1 on failure (logged). */
 int xb_emit(struct xb *x);
+/* Release the buffer. */
 void xb_free(struct xb *x);
 
 /* A fresh stanza id "slidge-<counter>-<random>" into out (at least 48 bytes). */
@@ -264,6 +276,7 @@ const char *stanza_condition(const char *condition);
  * error (swapped by the caller). An unknown condition becomes internal-server-error. */
 void stanza_error(const char *kind, const char *from, const char *to, const char *id,
     const char *condition, const char *text);
+/* An empty iq result. */
 void stanza_iq_result(const char *from, const char *to, const char *id);
 
 /* Chat message options. */
@@ -285,6 +298,7 @@ struct message_out {
 	time_t delay;                  /* XEP-0203 stamp, used when delay_from is set */
 	const char *delay_from;
 };
+/* Build and emit a message. */
 void stanza_message(const struct message_out *m);
 
 /* Presence; every pointer may be NULL. */
@@ -292,6 +306,7 @@ struct presence_out {
 	const char *from, *to, *type, *show, *status, *nick;
 	time_t idle_since;             /* 0: no XEP-0319 idle */
 };
+/* Build and emit a presence. */
 void stanza_presence(const struct presence_out *p);
 
 /* ---- reply.c ---------------------------------------------------------------------- */
@@ -316,16 +331,21 @@ struct slidge_reply {
 
 /* New pending reply. NULL on OOM. */
 struct slidge_reply *reply_new(struct slidge_session *s, reply_done_cb *done, void *arg);
+/* Complete r with success (value copied, may be NULL), run its continuation, free it. */
 void reply_complete_ok(struct slidge_reply *r, const char *value);
+/* Complete r with an error condition and text (copied), run its continuation, free it. */
 void reply_complete_error(struct slidge_reply *r, const char *condition, const char *text);
+/* Add key=value (copied) to the data the reply carries. */
 void reply_set(struct slidge_reply *r, const char *key, const char *value);
 /* Free every pending reply (at exit; their hooks will never complete). */
 void reply_free_all(void);
 
 /* ---- timer.c ---------------------------------------------------------------------- */
 
+/* A one-shot timer (s may be NULL: not tied to a session). NULL on OOM. */
 struct slidge_timer *timer_add(struct slidge_session *s, double seconds, slidge_timer_cb *cb,
     void *arg);
+/* Stop and free t (nothing if it is firing: it is freed when its callback returns). */
 void timer_cancel(struct slidge_timer *t);
 /* Cancel every timer (of the session, or all with s NULL). */
 void timer_cancel_all(struct slidge_session *s);
@@ -336,12 +356,16 @@ void timer_cancel_all(struct slidge_session *s);
 
 /* A bounded map: the oldest pair is forgotten past `max`. NULL on OOM. */
 struct idmap *idmap_new(size_t max);
+/* Free the map and its strings (NULL is fine). */
 void idmap_free(struct idmap *m);
 /* Remember xmpp_id <-> legacy_id; a newer pair shadows older ones with the same key.
  * -1 on OOM. */
 int idmap_put(struct idmap *m, const char *xmpp_id, const char *legacy_id);
+/* The legacy id of an XMPP id, or the reverse; NULL if unknown. The string belongs to the
+ * map and is valid until the next idmap_put. */
 const char *idmap_legacy(const struct idmap *m, const char *xmpp_id);
 const char *idmap_xmpp(const struct idmap *m, const char *legacy_id);
+/* Pairs held. */
 size_t idmap_count(const struct idmap *m);
 
 #endif

@@ -155,6 +155,12 @@ bbuf_free(struct bbuf *b)
 int
 stub_init(struct stub *s, int nusers)
 {
+	return stub_init_port(s, nusers, 0);
+}
+
+int
+stub_init_port(struct stub *s, int nusers, int port)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof sa;
 	int one = 1;
@@ -165,6 +171,7 @@ stub_init(struct stub *s, int nusers)
 	if ((s->users = calloc((size_t)nusers + 1, sizeof *s->users)) == NULL)
 		return -1;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->lfd < 0)
 		return -1;
@@ -419,6 +426,7 @@ stanza(struct stub *s, const char *p, size_t n)
 		s->presences++;
 		if (a.type == NULL && eq(a.from, a.from_n, BENCH_DOMAIN) &&
 		    (u = user_of(s, a.to, a.to_n)) != 0 && find(p, n, "<status>Connected as ")) {
+			s->users[u].last_login_at = now_s();
 			if (s->users[u].logins++ == 0) {
 				s->users[u].login_at = now_s();
 				s->logged++;

@@ -45,6 +45,7 @@ void bbuf_free(struct bbuf *b);
 /* One synthetic user, index i is userI@bench (1-based: users[0] is unused). */
 struct stub_user {
 	double login_at;                 /* first "Connected as" gateway presence, or 0 */
+	double last_login_at;            /* the latest one */
 	unsigned int logins;             /* "Connected as" presences seen */
 	unsigned long long echoes;       /* "echo: ..." messages received */
 	unsigned long long errors;       /* message errors (bounces) received */
@@ -81,6 +82,8 @@ struct stub {
 
 /* Listen on 127.0.0.1, an ephemeral port (s->port), for nusers users. -1 on failure. */
 int stub_init(struct stub *s, int nusers);
+/* The same on a given port (0: any). */
+int stub_init_port(struct stub *s, int nusers, int port);
 void stub_free(struct stub *s);
 /* Wait at most timeout_ms for input; accept, read, split and count; write what is
  * queued. Returns -1 if the stream broke (it is then closed and the stub listens). */

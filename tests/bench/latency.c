@@ -154,13 +154,14 @@ main(int argc, char **argv)
 	int users = 100, i;
 	double rate = 0, sat = 0, frac = 0.2, warmup = 1, duration = 10;
 	uint64_t t_start, t_end, period, due, seq = 0;
-	unsigned long long sent = 0, err0;
+	unsigned long long sent = 0, sent_measured = 0, err0;
 	struct lat l = { 0 };
 	struct stub s;
 	struct gw g;
 	struct bbuf j = { 0 };
 	double p50, p90, p99, p999, mx, mean = 0, drain_end, base[5] = { 0 }, others, load0;
 	long long busy0, busy1, tot0, tot1, sup0, wk0, sup1, wk1, me0, me1;
+	unsigned long long lost;
 	size_t k;
 
 	for (i = 1; i < argc; i++) {
@@ -222,6 +223,8 @@ main(int argc, char **argv)
 			stub_send_echo(&s, (int)(seq % (uint64_t)users) + 1, seq, due);
 			seq++;
 			sent++;
+			if (due >= l.measure_from)
+				sent_measured++;
 			due = t_start + seq * period;
 		}
 		stub_flush(&s, 0);
@@ -255,8 +258,9 @@ main(int argc, char **argv)
 
 	printf("latency: %d users, %.0f round trips/s offered (open loop), %.0f s measured\n",
 	    users, rate, duration);
-	row("round trips measured", "%zu of %llu sent (%llu lost, %llu bounced)", l.n, sent,
-	    sent - s.echoes - (s.errors - err0), s.errors - err0);
+	lost = sent > s.echoes + (s.errors - err0) ? sent - s.echoes - (s.errors - err0) : 0;
+	row("round trips measured", "%zu of %llu sent after the warm-up", l.n, sent_measured);
+	row("lost / bounced (whole run)", "%llu / %llu", lost, s.errors - err0);
 	row("p50 / p90 (ms)", "%.3f / %.3f", p50, p90);
 	row("p99 / p99.9 (ms)", "%.3f / %.3f", p99, p999);
 	row("max / mean (ms)", "%.3f / %.3f", mx, mean);
@@ -273,7 +277,7 @@ main(int argc, char **argv)
 	    "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f,\"baseline_p50_ms\":%.3f,"
 	    "\"baseline_p90_ms\":%.3f,\"baseline_p99_ms\":%.3f,\"baseline_max_ms\":%.3f,"
 	    "\"others_machine_share\":%.3f,\"loadavg_before\":%.2f}", users, rate, sat,
-	    sat > 0 ? rate / sat : 0, duration, sent, l.n, sent - s.echoes - (s.errors - err0),
+	    sat > 0 ? rate / sat : 0, duration, sent_measured, l.n, lost,
 	    s.errors - err0, p50, p90, p99, p999, mx, mean, base[0], base[1], base[2], base[4],
 	    others, load0);
 	json_emit(&j, json_path);

@@ -240,9 +240,11 @@ main(int argc, char **argv)
 		    st->wk_min, st->wk_med, st->wk_max, st->login_s, st->ctl_sup_pss,
 		    st->ctl_wk_pss);
 	}
-	bbuf_printf(&j, "],\"increment_per_user_kb\":%.1f,\"pss_per_user_kb\":%.1f,"
-	    "\"target_pss_per_user_kb\":512,\"target_met\":%s", inc,
-	    last_total / steps[nsteps - 1].users,
+	/* The target is for 1000 idle users: below that, it is not judged. */
+	bbuf_printf(&j, "],\"increment_per_user_kb\":%.1f,\"last_users\":%d,"
+	    "\"last_pss_per_user_kb\":%.1f,\"target_pss_per_user_kb\":512,\"target_met\":%s",
+	    inc, steps[nsteps - 1].users, last_total / steps[nsteps - 1].users,
+	    steps[nsteps - 1].users < 1000 ? "null" :
 	    last_total / steps[nsteps - 1].users <= 512 ? "true" : "false");
 	maps_json(&j, "worker_maps", wmaps, nw);
 	maps_json(&j, "supervisor_maps", smaps, ns);

@@ -4,9 +4,9 @@
  *   bench-scale [--prefix DIR] [--users N] [--boot-concurrency C] [--home DIR]
  *               [--restarts K] [--json FILE]
  *
- * Without --home, a first gateway provisions N users (slidgectl register) and is stopped;
- * with --home, the registrations already in that home directory are used (bench-memory
- * --home leaves 1000 of them). The measured start counts from fork of slidged to the
+ * A first gateway provisions N users (slidgectl register) and is stopped, unless --home
+ * names a home directory that already has a registration store (bench-memory --home
+ * leaves 1000 users in one); a --home without a store is provisioned and kept. The measured start counts from fork of slidged to the
  * "Connected as userN" gateway presence of every user reaching the stub; sessions are
  * started --boot-concurrency at a time (slidged's stagger).
  *
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -94,8 +95,6 @@ restart_one(struct gw *g, struct stub *s, int user, struct restart *r, uint64_t 
 			r->sent++;
 			next += RESEND_US / 1e6;
 		}
-		if (r->relogin_ms == 0 && s->users[user].logins > logins)
-			r->relogin_ms = (now_s() - t_kill) * 1000;
 		stub_pump_us(s, (long)((next - now_s()) * 1e6) + 1);
 	}
 	if (p.first_echo > 0) {
@@ -107,8 +106,8 @@ restart_one(struct gw *g, struct stub *s, int user, struct restart *r, uint64_t 
 	end = now_s() + 5;
 	while (now_s() < end && p.answered + p.bounced < r->sent)
 		stub_pump(s, 5);
-	if (r->relogin_ms == 0 && s->users[user].logins > logins)
-		r->relogin_ms = (s->users[user].login_at - t_kill) * 1000; /* only the first */
+	if (s->users[user].logins > logins)
+		r->relogin_ms = (s->users[user].last_login_at - t_kill) * 1000;
 	r->answered = p.answered;
 	r->bounced = p.bounced;
 	r->new_pid = gw_worker_pid(g, s, user);
@@ -136,6 +135,9 @@ main(int argc, char **argv)
 	struct stub s;
 	struct gw g;
 	struct bbuf j = { 0 };
+	char store[200];
+	long long boot_sup_us, boot_wk_us, busy0, tot0, busy1, tot1, me0;
+	double boot_others, load0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
@@ -160,7 +162,8 @@ main(int argc, char **argv)
 	if (gw_init(&g, prefix, home) < 0)
 		die("cannot create the home directory");
 	g.keep = home != NULL;
-	if (!home) {
+	snprintf(store, sizeof store, "%s/slidge.mdb", g.home);
+	if (!home || access(store, F_OK) < 0) {
 		double t0 = now_s();
 
 		printf("scale: provisioning %d users...\n", users);
@@ -177,6 +180,9 @@ main(int argc, char **argv)
 	s.on_echo = on_echo;
 	s.on_error = on_error;
 	g.boot_concurrency = conc;
+	load0 = loadavg1();
+	sys_cpu_us(&busy0, &tot0);
+	me0 = self_cpu_us();
 	if (gw_start(&g, s.port) < 0)
 		die("cannot start slidged");
 	if (stub_wait_ready(&s, now_s() + 30) < 0)
@@ -195,6 +201,14 @@ main(int argc, char **argv)
 	p99 = quantile(logins, (size_t)users, 0.99);
 	last = quantile(logins, (size_t)users, 1);
 	free(logins);
+	/* What starting a session costs: every worker's CPU so far is its start (exec, the
+	 * dynamic linker, the sandbox, login); slidged's includes the handshake. */
+	gw_cpu(&g, &boot_sup_us, &boot_wk_us);
+	sys_cpu_us(&busy1, &tot1);
+	boot_others = (double)((busy1 - busy0) - boot_sup_us - boot_wk_us - (self_cpu_us() - me0)) /
+	    (double)(tot1 - tot0);
+	if (boot_others < 0)
+		boot_others = 0;
 	stub_idle(&s, 1);
 
 	for (i = 0; i < nrestarts; i++) {
@@ -225,6 +239,10 @@ main(int argc, char **argv)
 	row("start -> all sessions logged in", "%.3f s   (target <= 5 s for 1000)", last);
 	row("session start rate after the first", "%.0f /s", last > first ?
 	    (users - 1) / (last - first) : 0);
+	row("CPU per session start: slidged / worker", "%.1f ms / %.1f ms",
+	    boot_sup_us / 1e3 / users, boot_wk_us / 1e3 / users);
+	row("other processes' share of the machine", "%.0f%%  (load average %.1f before)",
+	    100 * boot_others, load0);
 	if (nrestarts) {
 		printf("\n  kill -9 of one worker -> that user's echo working again (resend every %d ms)\n",
 		    RESEND_US / 1000);
@@ -252,9 +270,12 @@ main(int argc, char **argv)
 	    "\"handshake_s\":%.3f,\"first_login_s\":%.3f,\"p50_login_s\":%.3f,"
 	    "\"p90_login_s\":%.3f,\"p99_login_s\":%.3f,\"all_logged_in_s\":%.3f,"
 	    "\"sessions_per_s\":%.1f,\"target_all_logged_in_s\":5,\"target_met\":%s,"
-	    "\"shutdown_s\":%.3f,\"restarts\":[", users, conc ? conc : 8, prov, t_ready, first,
-	    p50, p90, p99, last, last > first ? (users - 1) / (last - first) : 0,
-	    last <= 5 ? "true" : "false", shut);
+	    "\"shutdown_s\":%.3f,\"boot_cpu_ms_per_session_supervisor\":%.2f,"
+	    "\"boot_cpu_ms_per_session_worker\":%.2f,\"others_machine_share\":%.3f,"
+	    "\"loadavg_before\":%.2f,\"restarts\":[", users, conc ? conc : 8, prov, t_ready,
+	    first, p50, p90, p99, last, last > first ? (users - 1) / (last - first) : 0,
+	    users < 1000 ? "null" : last <= 5 ? "true" : "false", shut, boot_sup_us / 1e3 / users,
+	    boot_wk_us / 1e3 / users, boot_others, load0);
 	for (i = 0; i < nrestarts; i++)
 		bbuf_printf(&j, "%s{\"user\":%d,\"ok\":%s,\"working_ms\":%.1f,\"relogin_ms\":%.1f,"
 		    "\"sent\":%llu,\"answered\":%llu,\"bounced\":%llu}", i ? "," : "", rs[i].user,

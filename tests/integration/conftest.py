@@ -16,6 +16,7 @@ fails the test (at teardown). Environment:
 """
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import signal
@@ -107,9 +108,7 @@ def prosody(workdir):
 
 @pytest.fixture
 def loop():
-    try:
-        import slixmpp  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("slixmpp") is None:
         pytest.skip("slixmpp is not installed (apt-get install python3-slixmpp)")
     lp = asyncio.new_event_loop()
     asyncio.set_event_loop(lp)

@@ -566,9 +566,6 @@ class Client:
                 return el
         return None
 
-    def find_all(self, pred, since=0):
-        return [el for el in self.received[since:] if pred(el)]
-
     def wait_for(self, pred, timeout=10, since=0, what=None):
         """The first stanza received at index >= since that matches pred; waits for it up to
         timeout seconds, then fails with what was received."""
@@ -587,16 +584,6 @@ class Client:
             raise AssertionError("%s: timed out after %ss waiting for %s; received:\n%s"
                                  % (self.jid, timeout, what or getattr(pred, "__doc__", None) or "a stanza",
                                     dump(self.received[since:]))) from None
-
-    def wait_all(self, preds, timeout=10, since=0):
-        """Wait until each predicate of the dict {name: pred} matched some stanza; returns
-        {name: stanza}."""
-        found = {}
-        deadline = time.monotonic() + timeout
-        for name, pred in preds.items():
-            left = max(0.01, deadline - time.monotonic())
-            found[name] = self.wait_for(pred, left, since, what=name)
-        return found
 
 
 # ---------------------------------------------------------------------------------------
