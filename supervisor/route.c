@@ -24,6 +24,8 @@
 #define NS_REGISTER "jabber:iq:register"
 #define NS_PING "urn:xmpp:ping"
 #define NS_VERSION "jabber:iq:version"
+#define NS_PRIVILEGE1 "urn:xmpp:privilege:1"
+#define NS_PRIVILEGE2 "urn:xmpp:privilege:2"
 
 static regex_t validator;
 static int validator_ok;
@@ -314,7 +316,20 @@ route_stanza(xmlDocPtr doc)
 	to_component = jt.local[0] == '\0';
 
 	if (jf.local[0] == '\0') {
-		/* A server speaking for itself (XEP-0356 grants come with the chat issue). */
+		/* A server speaking for itself. Its XEP-0356 grant goes to the sessions of its
+		 * users (and to those that start later); results of privileged IQs go back to the
+		 * worker that asked, and only to it. */
+		if (strcmp(name, "message") == 0 && (xml_child(st, "privilege", NS_PRIVILEGE2) ||
+		    xml_child(st, "privilege", NS_PRIVILEGE1))) {
+			log_info("route: %s granted privileges to the gateway", bare);
+			workers_set_grant(bare, st);
+			goto done;
+		}
+		if (strcmp(name, "iq") == 0 && (!strcmp(type, "result") || !strcmp(type, "error"))) {
+			if (workers_iq_result(st) < 0)
+				log_debug("route: iq %s from %s answers nothing we asked", type, bare);
+			goto done;
+		}
 		if (strcmp(name, "iq") == 0 && to_component && route_component_iq(st, type, bare))
 			goto done;
 		if (strcmp(name, "iq") == 0 && (!strcmp(type, "get") || !strcmp(type, "set")))

@@ -140,8 +140,15 @@ void workers_stop(struct worker *w, const char *reason);
 void workers_shutdown(void (*cb)(void));
 /* Pause or resume reading from every worker (backpressure). */
 void workers_pause_all(int paused);
-/* Forward a stanza to every running session worker (the privilege grant). */
-void workers_broadcast(xmlNodePtr stanza);
+/* Remember the XEP-0356 grant of server `domain` and hand it to the sessions of its users,
+ * now and whenever one starts. */
+void workers_set_grant(const char *domain, xmlNodePtr stanza);
+/* A worker emitted an iq get/set to its user's server (a privileged iq): give it an id of
+ * ours so that the result can only reach that worker. The stanza's id is rewritten. */
+int workers_track_iq(struct user *u, xmlNodePtr iq);
+/* An iq result/error from a server: hand it to the worker that asked (with its own id
+ * restored). -1 if we asked nothing with that id. */
+int workers_iq_result(xmlNodePtr iq);
 /* The bare JID a user struct is for. */
 const char *workers_user_jid(const struct user *u);
 
@@ -177,6 +184,8 @@ void workers_counts(size_t *users, int *nproc);
  * (caller frees). NULL with the broken rule in *why otherwise. */
 xmlDocPtr policy_check_emit(const char *user_jid, const char *xml, size_t len,
     const char **why);
+/* 1 if the checked stanza goes to the user's server (a privileged stanza), else 0. */
+int policy_to_server(xmlNodePtr stanza, const char *user_jid);
 
 /* ---- main.c ----------------------------------------------------------------------- */
 

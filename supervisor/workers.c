@@ -112,6 +112,7 @@ static size_t boot_n, boot_next;
 static int boot_running;
 
 static void worker_start_session(struct user *u);
+static void grant_queue_front(struct user *u);
 static void boot_more(void);
 
 static unsigned int
@@ -218,7 +219,8 @@ dup_or_null(const char *s)
 static void
 bounce(const struct qitem *q, const char *condition, const char *text)
 {
-	if (!q->from || strcmp(q->kind, "presence") == 0)
+	/* A server's own stanzas (a privilege grant) are not answered with errors. */
+	if (!q->from || strcmp(q->kind, "presence") == 0 || !strchr(q->from, '@'))
 		return;
 	if (q->type && (strcmp(q->type, "error") == 0 || strcmp(q->type, "result") == 0))
 		return;
@@ -672,6 +674,7 @@ session_manifest(struct worker *w)
 	u->fresh = 0;
 	u->state = U_RUNNING;
 	u->started = time(NULL);
+	grant_queue_front(u);
 	flush_queue(u);
 	if (boot_running) {
 		boot_running--;
@@ -744,6 +747,14 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			return;
 		}
 		u->out++;
+		{
+			xmlNodePtr root = xmlDocGetRootElement(doc);
+			const char *t = xml_attr(root, "type");
+			if (strcmp((const char *)root->name, "iq") == 0 && t &&
+			    (!strcmp(t, "get") || !strcmp(t, "set")) &&
+			    policy_to_server(root, u->rec.jid) && workers_track_iq(u, root) < 0)
+				log_warn("workers: cannot track an iq of %s", u->rec.jid);
+		}
 		if (component_send_node(xmlDocGetRootElement(doc)) < 0)
 			log_warn("workers: a stanza of %s could not be queued (server away too long)",
 			    u->rec.jid);
@@ -1208,16 +1219,173 @@ workers_pause_all(int p)
 				chan_pause(u->w->ch, p);
 }
 
-void
-workers_broadcast(xmlNodePtr st)
+/* ---- XEP-0356 ----------------------------------------------------------------------- */
+
+/* The last grant of each server, replayed to every session of its users that starts. */
+struct grant {
+	struct grant *next;
+	char *domain;
+	xmlDocPtr doc;
+};
+
+static struct grant *grants;
+
+static const char *
+user_domain(const struct user *u)
 {
+	const char *at = strchr(u->rec.jid, '@');
+
+	return at ? at + 1 : u->rec.jid;
+}
+
+static struct grant *
+grant_find(const char *domain)
+{
+	struct grant *g;
+
+	for (g = grants; g; g = g->next)
+		if (strcmp(g->domain, domain) == 0)
+			return g;
+	return NULL;
+}
+
+/* Put the grant in front of what waits for a session that is about to run. */
+static void
+grant_queue_front(struct user *u)
+{
+	struct grant *g = grant_find(user_domain(u));
+	struct qitem *q;
+
+	if (!g || !(q = qitem_from(xmlDocGetRootElement(g->doc))))
+		return;
+	q->next = u->queue.head;
+	u->queue.head = q;
+	if (!u->queue.tail)
+		u->queue.tail = q;
+	u->queue.n++;
+	u->queue.bytes += q->len;
+}
+
+void
+workers_set_grant(const char *domain, xmlNodePtr st)
+{
+	struct grant *g = grant_find(domain);
+	xmlDocPtr copy = xmlNewDoc((const xmlChar *)"1.0");
+	xmlNodePtr root;
 	size_t i;
 	struct user *u;
 
+	if (!copy || !(root = xmlDocCopyNode(st, copy, 1))) {
+		xmlFreeDoc(copy);
+		log_error("workers: out of memory keeping a privilege grant");
+		return;
+	}
+	xmlDocSetRootElement(copy, root);
+	if (!g) {
+		g = calloc(1, sizeof *g);
+		if (!g || !(g->domain = strdup(domain))) {
+			free(g);
+			xmlFreeDoc(copy);
+			return;
+		}
+		g->next = grants;
+		grants = g;
+	}
+	xmlFreeDoc(g->doc);
+	g->doc = copy;
 	for (i = 0; i < NBUCKETS; i++)
 		for (u = buckets[i]; u; u = u->next)
-			if (!u->removing && u->state == U_RUNNING)
+			if (!u->removing && u->state == U_RUNNING &&
+			    strcmp(user_domain(u), domain) == 0)
 				workers_deliver(u, st);
+}
+
+/* Privileged iqs in flight: our id -> the user and the worker's own id. */
+struct iqtrack {
+	struct iqtrack *next;
+	char our_id[48];
+	char *orig_id;
+	char *user;
+	ev_tstamp at;
+};
+
+#define IQTRACK_MAX 4096
+#define IQTRACK_TTL 120.0
+
+static struct iqtrack *iqs;
+static size_t niqs;
+static unsigned long long iq_serial;
+
+static void
+iqtrack_prune(void)
+{
+	struct iqtrack **pp = &iqs, *t;
+	ev_tstamp now = ev_now(G.loop);
+
+	while ((t = *pp)) {
+		if (now - t->at > IQTRACK_TTL || niqs > IQTRACK_MAX) {
+			*pp = t->next;
+			free(t->orig_id);
+			free(t->user);
+			free(t);
+			niqs--;
+			continue;
+		}
+		pp = &t->next;
+	}
+}
+
+int
+workers_track_iq(struct user *u, xmlNodePtr iq)
+{
+	struct iqtrack *t = calloc(1, sizeof *t);
+	const char *id = xml_attr(iq, "id");
+
+	if (!t)
+		return -1;
+	t->orig_id = strdup(id ? id : "");
+	t->user = strdup(u->rec.jid);
+	if (!t->orig_id || !t->user) {
+		free(t->orig_id);
+		free(t->user);
+		free(t);
+		return -1;
+	}
+	snprintf(t->our_id, sizeof t->our_id, "slidged-iq-%llu", ++iq_serial);
+	t->at = ev_now(G.loop);
+	xmlSetProp(iq, (const xmlChar *)"id", (const xmlChar *)t->our_id);
+	t->next = iqs;
+	iqs = t;
+	niqs++;
+	iqtrack_prune();
+	return 0;
+}
+
+int
+workers_iq_result(xmlNodePtr iq)
+{
+	struct iqtrack **pp, *t;
+	const char *id = xml_attr(iq, "id");
+	struct user *u;
+
+	if (!id)
+		return -1;
+	for (pp = &iqs; (t = *pp); pp = &t->next)
+		if (strcmp(t->our_id, id) == 0)
+			break;
+	if (!t)
+		return -1;
+	*pp = t->next;
+	niqs--;
+	u = workers_find(t->user);
+	if (u) {
+		xmlSetProp(iq, (const xmlChar *)"id", (const xmlChar *)t->orig_id);
+		workers_deliver(u, iq);
+	}
+	free(t->orig_id);
+	free(t->user);
+	free(t);
+	return u ? 0 : -1;
 }
 
 void
