@@ -206,6 +206,8 @@ main(int argc, char **argv)
 	 * dir, and nothing else in it (the store and the socket stay 0700/0600). */
 	if (G.drop && chmod(G.cfg.home_dir, 0711) < 0)
 		fatal("cannot chmod %s", G.cfg.home_dir);
+	if (workers_check_access(err, sizeof err) < 0)
+		fatalx("%s", err);
 	if (store_open(G.cfg.home_dir) < 0)
 		fatalx("cannot open the registration store in %s", G.cfg.home_dir);
 	if (workers_load() < 0)

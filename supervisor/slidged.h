@@ -115,6 +115,9 @@ struct register_ops {
 	void (*died)(struct worker *w, const char *why, void *arg);
 };
 
+/* When workers drop privileges: check that their user can execute the worker and reach
+ * the home dir. -1 with a human reason in err. */
+int workers_check_access(char *err, size_t errsz);
 /* Load the registered users from the store. -1 on store error. */
 int workers_load(void);
 /* Start the sessions of every registered user, a few at a time. */

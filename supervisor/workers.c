@@ -269,6 +269,51 @@ state_dir(const char *bare, char *out, size_t outsz)
 	return 0;
 }
 
+int
+workers_check_access(char *err, size_t errsz)
+{
+	pid_t pid;
+	int st;
+
+	if (!G.drop)
+		return 0;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errsz, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(G.worker_gid, G.worker_gid, G.worker_gid) < 0 ||
+		    setresuid(G.worker_uid, G.worker_uid, G.worker_uid) < 0)
+			_exit(1);
+		if (access(worker_path(), X_OK) < 0)
+			_exit(2);
+		if (access(G.cfg.home_dir, X_OK) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st)) {
+		snprintf(err, errsz, "the access check did not finish");
+		return -1;
+	}
+	switch (WEXITSTATUS(st)) {
+	case 0:
+		return 0;
+	case 1:
+		snprintf(err, errsz, "cannot switch to uid %u", (unsigned)G.worker_uid);
+		return -1;
+	case 2:
+		snprintf(err, errsz, "the worker user (uid %u) cannot execute %s: make it and every "
+		    "directory above it readable and traversable", (unsigned)G.worker_uid, worker_path());
+		return -1;
+	default:
+		snprintf(err, errsz, "the worker user (uid %u) cannot reach %s: make every directory "
+		    "above it traversable (o+x), or use another --home-dir", (unsigned)G.worker_uid,
+		    G.cfg.home_dir);
+		return -1;
+	}
+}
+
 static int
 mkdir_p(const char *path)
 {

@@ -179,6 +179,16 @@ integration() {
 	fi
 }
 
+# As root, slidged runs its workers as `nobody`: they must be able to reach the worker and
+# the module installed inside this clone, so every directory above it must be traversable.
+if [ "$(id -u)" = 0 ]; then
+	d=$ROOT
+	while [ "$d" != / ]; do
+		chmod o+x "$d" 2>/dev/null || true
+		d=$(dirname "$d")
+	done
+fi
+
 if build_and_test "build" "$ROOT/build-ci" "$ROOT/_inst"; then
 	integration "build" "$ROOT/_inst" "$ROOT/build-ci"
 fi
