@@ -190,6 +190,32 @@ route_gateway_message(const char *to, const char *body)
 	buf_free(&b, 0);
 }
 
+void
+route_gateway_status(const char *to, const char *show, const char *status)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "<presence from='");
+	buf_put_xml_escaped(&b, G.jid);
+	buf_puts(&b, "' to='");
+	buf_put_xml_escaped(&b, to);
+	buf_puts(&b, "'>");
+	if (show) {
+		buf_puts(&b, "<show>");
+		buf_put_xml_escaped(&b, show);
+		buf_puts(&b, "</show>");
+	}
+	if (status) {
+		buf_puts(&b, "<status>");
+		buf_put_xml_escaped(&b, status);
+		buf_puts(&b, "</status>");
+	}
+	buf_puts(&b, "</presence>");
+	if (b.data && component_send(b.data, b.len) < 0)
+		log_warn("route: gateway status could not be queued");
+	buf_free(&b, 0);
+}
+
 /* XEP-0030 disco#info of the component: a gateway of the module's type, with the
  * features the supervisor itself answers. */
 static void

@@ -86,6 +86,8 @@ void route_error(xmlNodePtr orig, const char *type, const char *condition, const
 /* Send an error reply built from saved attributes (for stanzas no longer in memory). */
 void route_error_attrs(const char *kind, const char *from, const char *to, const char *id,
     const char *type, const char *condition, const char *text);
+/* The component's presence towards jid (show may be NULL for available). */
+void route_gateway_status(const char *to, const char *show, const char *status);
 /* A chat message from the component to jid. */
 void route_gateway_message(const char *to, const char *body);
 /* Send an iq result with an optional child built by the caller (payload may be NULL). */

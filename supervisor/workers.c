@@ -914,6 +914,8 @@ session_crashed(struct user *u)
 		    recent, window, u->last_exit);
 		bounce_all(&u->queue, "recipient-unavailable",
 		    "Your session on this gateway keeps crashing and was stopped; an operator can restart it.");
+		route_gateway_status(u->rec.jid, "dnd",
+		    "Session stopped after repeated crashes; waiting for the operator");
 		route_gateway_message(u->rec.jid,
 		    "Your session on this gateway crashed too many times and was stopped. "
 		    "The operator has been told; your messages are not delivered until it is restarted.");
