@@ -107,24 +107,6 @@ pss_sum(const struct worker_info *i, void *arg)
 		*sum += i->pss_kb;
 }
 
-static void
-self_mem(long *rss, long *pss)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/smaps_rollup", "re");
-
-	*rss = *pss = -1;
-	if (!f)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "Rss:", 4) == 0)
-			*rss = strtol(line + 4, NULL, 10);
-		else if (strncmp(line, "Pss:", 4) == 0)
-			*pss = strtol(line + 4, NULL, 10);
-	}
-	fclose(f);
-}
-
 /* Normalise a JID argument to a bare JID, or say why not. */
 static int
 arg_jid(struct reply *r, const struct proto_list *args, char *bare, size_t baresz)
@@ -229,7 +211,7 @@ dispatch(struct reply *r, const char *cmd, struct proto_list *args)
 		const char *hdr[2] = { "key", "value" };
 
 		workers_counts(&users, &nproc);
-		self_mem(&rss, &pss);
+		proc_mem(getpid(), &rss, &pss);
 		workers_foreach_info(pss_sum, &wpss);
 		row_add(r, hdr, 2);
 		kv_row(r, "users", "%zu", users);

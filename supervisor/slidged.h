@@ -180,6 +180,8 @@ int workers_info(const char *bare, struct worker_info *i);
 int workers_ctl(const char *bare, const char *action);
 /* Change the log level of the supervisor and every worker. */
 void workers_set_loglevel(int level);
+/* Resident and proportional set sizes of a process in KiB (smaps_rollup); -1 unknown. */
+void proc_mem(pid_t pid, long *rss, long *pss);
 /* Registered users and running worker processes. */
 void workers_counts(size_t *users, int *nproc);
 

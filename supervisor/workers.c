@@ -1470,8 +1470,7 @@ ustate_name(const struct user *u)
 	return "unknown";
 }
 
-/* Resident and proportional set sizes of a process, from smaps_rollup. */
-static void
+void
 proc_mem(pid_t pid, long *rss, long *pss)
 {
 	char path[64], line[256];
