@@ -23,6 +23,7 @@
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_REGISTER "jabber:iq:register"
 #define NS_PING "urn:xmpp:ping"
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
 #define NS_VERSION "jabber:iq:version"
 #define NS_PRIVILEGE1 "urn:xmpp:privilege:1"
 #define NS_PRIVILEGE2 "urn:xmpp:privilege:2"
@@ -236,6 +237,7 @@ route_disco_info(xmlNodePtr iq, xmlNodePtr q)
 	    "<feature var='" NS_DISCO_INFO "'/>"
 	    "<feature var='" NS_DISCO_ITEMS "'/>"
 	    "<feature var='" NS_REGISTER "'/>"
+	    "<feature var='" NS_COMMANDS "'/>"
 	    "<feature var='" NS_PING "'/>"
 	    "<feature var='" NS_VERSION "'/>"
 	    "</query>");
@@ -275,7 +277,9 @@ route_component_iq(xmlNodePtr iq, const char *type, const char *from_bare)
 	}
 	if (get && strcmp(ns, NS_DISCO_ITEMS) == 0) {
 		const char *node = xml_attr(q, "node");
-		if (node && *node)
+		if (node && strcmp(node, NS_COMMANDS) == 0)
+			adhoc_disco_items(iq, from_bare);
+		else if (node && *node)
 			route_error(iq, NULL, "item-not-found", "No such node");
 		else
 			route_iq_result(iq, "<query xmlns='" NS_DISCO_ITEMS "'/>");
@@ -283,6 +287,16 @@ route_component_iq(xmlNodePtr iq, const char *type, const char *from_bare)
 	}
 	if (strcmp(ns, NS_REGISTER) == 0) {
 		register_iq(iq, from_bare);
+		return 1;
+	}
+	/* XEP-0050: registration and administration here; a registered user's own commands
+	 * are its session's. */
+	if (set && strcmp(ns, NS_COMMANDS) == 0 &&
+	    (adhoc_owns(xml_attr(q, "node")) || !workers_find(from_bare))) {
+		if (!xml_attr(q, "node"))
+			route_error(iq, "modify", "bad-request", "A command needs a node");
+		else
+			adhoc_iq(iq, q, from_bare);
 		return 1;
 	}
 	if (get && strcmp(ns, NS_PING) == 0) {

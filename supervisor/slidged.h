@@ -102,6 +102,15 @@ void register_iq(xmlNodePtr iq, const char *from_bare);
 /* The user asked to leave (IBR remove, or unsubscribe to the component). */
 void register_unregister(const char *bare, const char *why);
 
+/* ---- adhoc.c ---------------------------------------------------------------------- */
+
+/* 1 if the supervisor runs this XEP-0050 node (registration, administration). */
+int adhoc_owns(const char *node);
+/* disco#items of the commands node on the component, for bare. */
+void adhoc_disco_items(xmlNodePtr iq, const char *bare);
+/* An iq set with a <command/> for the component. */
+void adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare);
+
 /* ---- workers.c --------------------------------------------------------------------- */
 
 struct user;

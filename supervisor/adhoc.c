@@ -1,0 +1,777 @@
+/* adhoc.c: the XEP-0050 commands the supervisor runs itself (reference/slidge.md §5, §6.2).
+ *
+ * Only what needs no user session lives here: the registration command (node
+ * jabber:iq:register, for people who are not registered yet) and the administration
+ * category (info, list_users, delete_user, loglevel), which work on the registration
+ * store. Everything a user does inside a session is the worker's. As with in-band
+ * registration, the module's validate() and validate_two_factor_code() run in a register
+ * worker kept for the length of the command, never in the supervisor. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build_config.h"
+#include "jid.h"
+#include "log.h"
+#include "slidged.h"
+#include "xml.h"
+
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define NS_DATA "jabber:x:data"
+#define NODE_REGISTER "jabber:iq:register"
+#define NODE_PREFIX "https://slidge.im/command/core/"
+#define NODE_ADMIN NODE_PREFIX "admin"
+#define NODE_INFO NODE_PREFIX "admin/info"
+#define NODE_LIST_USERS NODE_PREFIX "admin/list_users"
+#define NODE_DELETE_USER NODE_PREFIX "admin/delete_user"
+#define NODE_LOGLEVEL NODE_PREFIX "admin/loglevel"
+#define SESSION_TTL 600.0
+
+enum step {
+	S_REG_FORM,      /* waiting for the registration form */
+	S_REG_VALIDATE,  /* validate() running */
+	S_REG_2FA,       /* waiting for the code */
+	S_REG_2FA_CHECK, /* validate_two_factor_code() running */
+	S_REG_PREFS,     /* waiting for the preferences */
+	S_ADMIN_MENU,    /* waiting for the choice in the admin category */
+	S_DELETE_FORM,   /* waiting for the JID to delete */
+	S_DELETE_CONFIRM,
+	S_LOGLEVEL_FORM,
+};
+
+struct cmd {
+	struct cmd *next;
+	char sid[48];
+	char *node;
+	char *bare, *full;     /* who runs it: only they may continue it */
+	enum step step;
+	struct proto_list data;  /* legacy_module_data gathered so far */
+	char *victim;            /* delete_user */
+	struct worker *w;        /* register worker */
+	char *iq_id, *iq_to;     /* the iq waiting for the worker's answer */
+	int no_2fa;
+	ev_timer ttl;
+};
+
+static struct cmd *cmds;
+static unsigned long long serial;
+
+/* ---- building replies --------------------------------------------------------------- */
+
+static void
+put_attr(struct buf *b, const char *name, const char *value)
+{
+	buf_printf(b, " %s='", name);
+	buf_put_xml_escaped(b, value ? value : "");
+	buf_puts(b, "'");
+}
+
+static void
+put_elem(struct buf *b, const char *name, const char *text)
+{
+	buf_printf(b, "<%s>", name);
+	buf_put_xml_escaped(b, text);
+	buf_printf(b, "</%s>", name);
+}
+
+/* <iq type=result><command ... status=...> + body + </command></iq> */
+static void
+reply(const char *to, const char *from, const char *id, const char *node, const char *sid,
+    const char *status, const char *body)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "<iq type='result'");
+	put_attr(&b, "from", from);
+	put_attr(&b, "to", to);
+	put_attr(&b, "id", id);
+	buf_puts(&b, "><command xmlns='" NS_COMMANDS "'");
+	put_attr(&b, "node", node);
+	if (sid)
+		put_attr(&b, "sessionid", sid);
+	put_attr(&b, "status", status);
+	buf_puts(&b, ">");
+	if (strcmp(status, "executing") == 0)
+		buf_puts(&b, "<actions execute='next'><next/></actions>");
+	if (body)
+		buf_puts(&b, body);
+	buf_puts(&b, "</command></iq>");
+	if (b.data && component_send(b.data, b.len) < 0)
+		log_warn("adhoc: reply to %s could not be queued", to);
+	buf_free(&b, 0);
+}
+
+static void
+form_start(struct buf *b, const char *title, const char *instructions)
+{
+	buf_puts(b, "<x xmlns='" NS_DATA "' type='form'>");
+	if (title)
+		put_elem(b, "title", title);
+	if (instructions && *instructions)
+		put_elem(b, "instructions", instructions);
+}
+
+static void
+field(struct buf *b, const char *var, const char *type, const char *label, int required,
+    const char *value)
+{
+	buf_puts(b, "<field");
+	put_attr(b, "var", var);
+	put_attr(b, "type", type);
+	if (label)
+		put_attr(b, "label", label);
+	buf_puts(b, ">");
+	if (required)
+		buf_puts(b, "<required/>");
+	if (value)
+		put_elem(b, "value", value);
+}
+
+/* slidge's PREFERENCES: the last step of registration. */
+static void
+prefs_form(struct buf *b)
+{
+	form_start(b, "Preferences", NULL);
+	field(b, "sync_presence", "boolean", "Propagate your XMPP presence to the legacy network.", 1,
+	    "true");
+	buf_puts(b, "</field>");
+	field(b, "sync_avatar", "boolean", "Receive avatar updates from the legacy network.", 1,
+	    "true");
+	buf_puts(b, "</field></x>");
+}
+
+/* ---- sessions ------------------------------------------------------------------------ */
+
+static void
+cmd_free(struct cmd *c)
+{
+	struct cmd **pp;
+	size_t i;
+
+	for (pp = &cmds; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	ev_timer_stop(G.loop, &c->ttl);
+	if (c->w)
+		workers_stop(c->w, "command done");
+	for (i = 0; i < c->data.n; i++)
+		explicit_bzero(c->data.v[i], strlen(c->data.v[i]));
+	proto_list_free(&c->data);
+	free(c->node);
+	free(c->bare);
+	free(c->full);
+	free(c->victim);
+	free(c->iq_id);
+	free(c->iq_to);
+	free(c);
+}
+
+static void
+ttl_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct cmd *c = (struct cmd *)((char *)t - offsetof(struct cmd, ttl));
+
+	(void)loop;
+	(void)revents;
+	log_debug("adhoc: session %s of %s expired", c->sid, c->bare);
+	cmd_free(c);
+}
+
+static struct cmd *
+cmd_new(const char *node, const char *bare, const char *full)
+{
+	struct cmd *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	snprintf(c->sid, sizeof c->sid, "slidged-%llx-%llu", (unsigned long long)time(NULL),
+	    ++serial);
+	c->node = strdup(node);
+	c->bare = strdup(bare);
+	c->full = strdup(full);
+	if (!c->node || !c->bare || !c->full) {
+		free(c->node);
+		free(c->bare);
+		free(c->full);
+		free(c);
+		return NULL;
+	}
+	ev_timer_init(&c->ttl, ttl_cb, SESSION_TTL, 0.);
+	ev_timer_start(G.loop, &c->ttl);
+	c->next = cmds;
+	cmds = c;
+	return c;
+}
+
+static struct cmd *
+cmd_find(const char *sid, const char *full)
+{
+	struct cmd *c;
+
+	for (c = cmds; c; c = c->next)
+		if (strcmp(c->sid, sid) == 0 && strcmp(c->full, full) == 0)
+			return c;
+	return NULL;
+}
+
+/* Values of a submitted form (KV), one value per line for multi-value fields. */
+static int
+collect(xmlNodePtr x, struct proto_list *kv)
+{
+	xmlNodePtr f, v;
+
+	for (f = x ? xml_first_elem(x) : NULL; f; f = xml_next_elem(f)) {
+		const char *var = xml_attr(f, "var");
+		struct buf val = BUF_INIT;
+
+		if (strcmp((const char *)f->name, "field") != 0 || !var || !strcmp(var, "FORM_TYPE"))
+			continue;
+		for (v = xml_first_elem(f); v; v = xml_next_elem(v)) {
+			char *t;
+			if (strcmp((const char *)v->name, "value") != 0)
+				continue;
+			t = xml_text(v);
+			if (val.len)
+				buf_puts(&val, "\n");
+			buf_puts(&val, t ? t : "");
+			free(t);
+		}
+		if (proto_kv_set(kv, var, val.data ? val.data : "") < 0) {
+			buf_free(&val, 1);
+			return -1;
+		}
+		buf_free(&val, 1);
+	}
+	return 0;
+}
+
+static int
+is_true(const char *v)
+{
+	return v && (!strcmp(v, "1") || !strcmp(v, "true"));
+}
+
+static int
+is_admin(const char *bare)
+{
+	size_t i;
+
+	for (i = 0; i < G.cfg.nadmins; i++)
+		if (jid_bare_equal(G.cfg.admins[i], bare))
+			return 1;
+	return 0;
+}
+
+/* ---- the registration command ------------------------------------------------------ */
+
+static void
+reg_form(struct cmd *c, xmlNodePtr iq)
+{
+	struct buf b = BUF_INIT;
+	char title[512];
+	size_t i, j;
+
+	snprintf(title, sizeof title, "Registration to '%.400s'",
+	    G.man.component_name ? G.man.component_name : G.jid);
+	form_start(&b, title, G.man.registration_instructions && *G.man.registration_instructions
+	    ? G.man.registration_instructions : "Enter your credentials");
+	for (i = 0; i < G.man.registration_fields.n; i++) {
+		const struct proto_list *f = &G.man.registration_fields.rows[i];
+		const char *value = f->v[PROTO_FIELD_VALUE];
+
+		field(&b, f->v[PROTO_FIELD_VAR], f->v[PROTO_FIELD_TYPE],
+		    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : NULL,
+		    strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0, *value ? value : NULL);
+		if (*f->v[PROTO_FIELD_DESC])
+			put_elem(&b, "desc", f->v[PROTO_FIELD_DESC]);
+		for (j = PROTO_FIELD_OPTIONS; j + 1 < f->n; j += 2) {
+			buf_puts(&b, "<option");
+			put_attr(&b, "label", f->v[j + 1]);
+			buf_puts(&b, ">");
+			put_elem(&b, "value", f->v[j]);
+			buf_puts(&b, "</option>");
+		}
+		buf_puts(&b, "</field>");
+	}
+	buf_puts(&b, "</x>");
+	c->step = S_REG_FORM;
+	reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
+	    "executing", b.data);
+	buf_free(&b, 0);
+}
+
+/* Park the iq: the worker answers later. */
+static int
+cmd_wait(struct cmd *c, xmlNodePtr iq)
+{
+	free(c->iq_id);
+	free(c->iq_to);
+	c->iq_id = strdup(xml_attr(iq, "id") ? xml_attr(iq, "id") : "");
+	c->iq_to = strdup(xml_attr(iq, "to"));
+	return c->iq_id && c->iq_to ? 0 : -1;
+}
+
+static void
+cmd_fail(struct cmd *c, const char *condition, const char *text)
+{
+	route_error_attrs("iq", c->iq_to ? c->iq_to : G.jid, c->full, c->iq_id, NULL, condition,
+	    text);
+	cmd_free(c);
+}
+
+static void
+send_validate(struct cmd *c, const char *step, const struct proto_list *form)
+{
+	struct proto_val v[VALIDATE__NFIELDS] = { 0 };
+	static uint64_t vid;
+
+	v[VALIDATE_id].u = ++vid;
+	v[VALIDATE_step].s = step;
+	v[VALIDATE_user_jid].s = c->bare;
+	if (form)
+		v[VALIDATE_form].list = *form;
+	v[VALIDATE_data].list = c->data;
+	if (workers_send(c->w, PROTO_VALIDATE, v) < 0)
+		cmd_fail(c, "internal-server-error", "Could not reach the legacy module");
+}
+
+static void
+reg_worker_manifest(struct worker *w, void *arg)
+{
+	struct cmd *c = arg;
+
+	(void)w;
+	send_validate(c, "form", &c->data);
+}
+
+static void
+reg_worker_result(struct worker *w, struct proto_msg *m, void *arg)
+{
+	struct cmd *c = arg;
+	const char *cond = m->v[VALIDATE_RESULT_condition].s;
+	struct buf b = BUF_INIT;
+
+	(void)w;
+	if (cond && *cond) {
+		log_info("adhoc: registration of %s refused: %s", c->bare, cond);
+		cmd_fail(c, cond, m->v[VALIDATE_RESULT_text].s);
+		return;
+	}
+	proto_list_free(&c->data);
+	c->data = m->v[VALIDATE_RESULT_data].list;
+	memset(&m->v[VALIDATE_RESULT_data].list, 0, sizeof(struct proto_list));
+	if (c->step == S_REG_VALIDATE && G.man.registration_type == 1 &&
+	    !(m->v[VALIDATE_RESULT_flags].u & PROTO_VALIDATE_NO_2FA)) {
+		form_start(&b, "Enter your 2FA code",
+		    "You should have received something via email or SMS, or something");
+		field(&b, "code", "text-single", "Code", 1, NULL);
+		buf_puts(&b, "</field></x>");
+		c->step = S_REG_2FA;
+	} else {
+		prefs_form(&b);
+		c->step = S_REG_PREFS;
+	}
+	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
+	buf_free(&b, 0);
+}
+
+static void
+reg_worker_died(struct worker *w, const char *why, void *arg)
+{
+	struct cmd *c = arg;
+
+	(void)w;
+	c->w = NULL;
+	log_warn("adhoc: the register worker for %s failed: %s", c->bare, why);
+	cmd_fail(c, "internal-server-error", "The legacy module failed while checking the registration");
+}
+
+static const struct register_ops reg_ops = {
+	.manifest = reg_worker_manifest,
+	.result = reg_worker_result,
+	.died = reg_worker_died,
+};
+
+static void
+reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
+{
+	struct proto_list vals = { 0 };
+	struct store_user rec = { 0 };
+	size_t i;
+
+	if (collect(x, &vals) < 0) {
+		route_error(iq, NULL, "resource-constraint", "Out of memory");
+		cmd_free(c);
+		return;
+	}
+	switch (c->step) {
+	case S_REG_FORM:
+		for (i = 0; i < G.man.registration_fields.n; i++) {
+			const struct proto_list *f = &G.man.registration_fields.rows[i];
+			const char *val = proto_kv_get(&vals, f->v[PROTO_FIELD_VAR]);
+			if (strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0 && (!val || !*val)) {
+				char text[512];
+				snprintf(text, sizeof text, "Missing field: '%s'",
+				    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : f->v[PROTO_FIELD_VAR]);
+				route_error(iq, "modify", "not-acceptable", text);
+				goto done;
+			}
+		}
+		if (G.man.registration_type == 2) {
+			route_error(iq, "cancel", "feature-not-implemented",
+			    "Registration with a QR code is not available in this version of slidge-c");
+			cmd_free(c);
+			goto done;
+		}
+		proto_list_free(&c->data);
+		c->data = vals;
+		memset(&vals, 0, sizeof vals);
+		if (cmd_wait(c, iq) < 0)
+			goto oom;
+		c->step = S_REG_VALIDATE;
+		c->w = workers_spawn_register(&reg_ops, c);
+		if (!c->w)
+			cmd_fail(c, "internal-server-error", "Could not start the legacy module");
+		goto done;
+	case S_REG_2FA: {
+		const char *code = proto_kv_get(&vals, "code");
+		if (!code || !*code) {
+			route_error(iq, "modify", "not-acceptable", "Missing field: 'Code'");
+			goto done;
+		}
+		if (cmd_wait(c, iq) < 0)
+			goto oom;
+		c->step = S_REG_2FA_CHECK;
+		send_validate(c, "2fa", &vals);
+		goto done;
+	}
+	case S_REG_PREFS:
+		if (workers_find(c->bare)) {
+			route_error(iq, "modify", "bad-request",
+			    "You are already registered to this gateway. Unregister first.");
+			cmd_free(c);
+			goto done;
+		}
+		rec.jid = c->bare;
+		rec.registered = (uint64_t)time(NULL);
+		rec.data = c->data;
+		proto_kv_set(&rec.preferences, "sync_presence",
+		    is_true(proto_kv_get(&vals, "sync_presence")) ? "true" : "false");
+		proto_kv_set(&rec.preferences, "sync_avatar",
+		    is_true(proto_kv_get(&vals, "sync_avatar")) ? "true" : "false");
+		if (store_put(&rec) < 0 || workers_add_user(&rec, 1) < 0) {
+			store_del(c->bare);
+			proto_list_free(&rec.preferences);
+			route_error(iq, NULL, "internal-server-error", "Could not save the registration");
+			cmd_free(c);
+			goto done;
+		}
+		proto_list_free(&rec.preferences);
+		log_info("adhoc: %s registered", c->bare);
+		for (i = 0; i < G.cfg.nadmins; i++) {
+			char text[JID_BUF + 32];
+			snprintf(text, sizeof text, "%s has registered", c->bare);
+			route_gateway_message(G.cfg.admins[i], text);
+		}
+		reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
+		    "completed", "<note type='info'>Success, welcome!</note>");
+		cmd_free(c);
+		goto done;
+	default:
+		route_error(iq, "modify", "bad-request", "This step is still running; wait for its answer");
+		goto done;
+	}
+oom:
+	route_error(iq, NULL, "resource-constraint", "Out of memory");
+	cmd_free(c);
+done:
+	proto_list_free(&vals);
+}
+
+/* ---- administration ---------------------------------------------------------------- */
+
+static void
+info_text(struct buf *b)
+{
+	char since[64];
+	struct tm tm;
+
+	gmtime_r(&G.started, &tm);
+	strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	buf_printf(b, "%s (slidge-c core %s, %s %s)\nUp since %s",
+	    G.man.component_name ? G.man.component_name : G.jid, SLIDGE_VERSION,
+	    G.man.module ? G.man.module : "module", G.man.module_version ? G.man.module_version : "",
+	    since);
+}
+
+static int
+list_user_cb(const struct store_user *u, void *arg)
+{
+	struct buf *b = arg;
+	char date[64];
+	time_t t = (time_t)u->registered;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_puts(b, "<item><field var='jid'>");
+	put_elem(b, "value", u->jid);
+	buf_puts(b, "</field><field var='joined'>");
+	put_elem(b, "value", date);
+	buf_puts(b, "</field></item>");
+	return 0;
+}
+
+/* Run one admin command's first step. */
+static void
+admin_run(struct cmd *c, xmlNodePtr iq, const char *node)
+{
+	struct buf b = BUF_INIT;
+	const char *to = xml_attr(iq, "from"), *from = xml_attr(iq, "to"), *id = xml_attr(iq, "id");
+
+	if (strcmp(node, NODE_INFO) == 0) {
+		struct buf t = BUF_INIT;
+		info_text(&t);
+		buf_puts(&b, "<note type='info'>");
+		buf_put_xml_escaped(&b, t.data);
+		buf_puts(&b, "</note>");
+		buf_free(&t, 0);
+		reply(to, from, id, node, c ? c->sid : NULL, "completed", b.data);
+		if (c)
+			cmd_free(c);
+		goto done;
+	}
+	if (!is_admin(c->bare)) {
+		route_error(iq, "auth", "not-authorized", "This command is for administrators only");
+		cmd_free(c);
+		goto done;
+	}
+	if (strcmp(node, NODE_LIST_USERS) == 0) {
+		buf_puts(&b, "<x xmlns='" NS_DATA "' type='result'><title>List of registered users</title>"
+		    "<reported><field var='jid' label='JID' type='jid-single'/>"
+		    "<field var='joined' label='Registration date' type='text-single'/></reported>");
+		store_foreach(list_user_cb, &b);
+		buf_puts(&b, "</x>");
+		reply(to, from, id, node, c->sid, "completed", b.data);
+		cmd_free(c);
+	} else if (strcmp(node, NODE_DELETE_USER) == 0) {
+		form_start(&b, "Remove a slidge user", "Enter the bare JID of the user you want to delete");
+		field(&b, "jid", "jid-single", "JID", 1, NULL);
+		buf_puts(&b, "</field></x>");
+		c->step = S_DELETE_FORM;
+		reply(to, from, id, node, c->sid, "executing", b.data);
+	} else if (strcmp(node, NODE_LOGLEVEL) == 0) {
+		form_start(&b, "Change the verbosity of the logs", NULL);
+		field(&b, "level", "list-single", "Log level", 1, log_level_name(log_get_level()));
+		buf_puts(&b, "<option label='WARNING'><value>warning</value></option>"
+		    "<option label='INFO'><value>info</value></option>"
+		    "<option label='DEBUG'><value>debug</value></option></field></x>");
+		c->step = S_LOGLEVEL_FORM;
+		reply(to, from, id, node, c->sid, "executing", b.data);
+	} else {
+		route_error(iq, NULL, "item-not-found", "No such command");
+		cmd_free(c);
+	}
+done:
+	buf_free(&b, 0);
+}
+
+static void
+admin_menu(struct cmd *c, xmlNodePtr iq)
+{
+	struct buf b = BUF_INIT;
+
+	form_start(&b, "🛷️ Slidge administration", "Choose a command");
+	field(&b, "command", "list-single", "Command", 1, NULL);
+	buf_puts(&b, "<option label='Get info about the component'><value>" NODE_INFO "</value></option>");
+	if (is_admin(c->bare))
+		buf_puts(&b, "<option label='List registered users'><value>" NODE_LIST_USERS "</value></option>"
+		    "<option label='Delete a user'><value>" NODE_DELETE_USER "</value></option>"
+		    "<option label='Change the verbosity of the logs'><value>" NODE_LOGLEVEL "</value></option>");
+	buf_puts(&b, "</field></x>");
+	c->step = S_ADMIN_MENU;
+	reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
+	    "executing", b.data);
+	buf_free(&b, 0);
+}
+
+static void
+admin_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
+{
+	struct proto_list vals = { 0 };
+	struct buf b = BUF_INIT;
+	const char *to = xml_attr(iq, "from"), *from = xml_attr(iq, "to"), *id = xml_attr(iq, "id");
+	char bare[JID_BUF];
+
+	if (collect(x, &vals) < 0) {
+		route_error(iq, NULL, "resource-constraint", "Out of memory");
+		cmd_free(c);
+		return;
+	}
+	switch (c->step) {
+	case S_ADMIN_MENU: {
+		const char *node = proto_kv_get(&vals, "command");
+		if (!node) {
+			route_error(iq, "modify", "not-acceptable", "Missing field: 'Command'");
+			break;
+		}
+		free(c->node);
+		c->node = strdup(node);
+		if (!c->node) {
+			route_error(iq, NULL, "resource-constraint", "Out of memory");
+			cmd_free(c);
+			break;
+		}
+		admin_run(c, iq, node);
+		break;
+	}
+	case S_DELETE_FORM: {
+		const char *j = proto_kv_get(&vals, "jid");
+		if (!j || jid_to_bare(j, bare, sizeof bare) < 0) {
+			route_error(iq, "modify", "jid-malformed", "This is not a valid JID");
+			break;
+		}
+		if (!workers_find(bare)) {
+			route_error(iq, "cancel", "item-not-found", "There is no user with this JID");
+			cmd_free(c);
+			break;
+		}
+		c->victim = strdup(bare);
+		form_start(&b, NULL, NULL);
+		buf_printf(&b, "<field var='confirm' type='boolean' label='");
+		buf_puts(&b, "Are you sure you want to unregister ");
+		buf_put_xml_escaped(&b, bare);
+		buf_puts(&b, "?'><required/></field></x>");
+		c->step = S_DELETE_CONFIRM;
+		reply(to, from, id, c->node, c->sid, "executing", b.data);
+		break;
+	}
+	case S_DELETE_CONFIRM:
+		if (is_true(proto_kv_get(&vals, "confirm")) && c->victim) {
+			register_unregister(c->victim, "deleted by an administrator");
+			reply(to, from, id, c->node, c->sid, "completed",
+			    "<note type='info'>The user has been unregistered.</note>");
+		} else {
+			reply(to, from, id, c->node, c->sid, "canceled", NULL);
+		}
+		cmd_free(c);
+		break;
+	case S_LOGLEVEL_FORM: {
+		int lvl = log_level_parse(proto_kv_get(&vals, "level") ? proto_kv_get(&vals, "level") : "");
+		if (lvl < 0) {
+			route_error(iq, "modify", "not-acceptable", "Unknown log level");
+			break;
+		}
+		workers_set_loglevel(lvl);
+		reply(to, from, id, c->node, c->sid, "completed",
+		    "<note type='info'>The log level has been changed.</note>");
+		cmd_free(c);
+		break;
+	}
+	default:
+		route_error(iq, "modify", "bad-request", "Unexpected step");
+		break;
+	}
+	proto_list_free(&vals);
+	buf_free(&b, 0);
+}
+
+/* ---- entry points -------------------------------------------------------------------- */
+
+int
+adhoc_owns(const char *node)
+{
+	return node && (!strcmp(node, NODE_REGISTER) || !strncmp(node, NODE_ADMIN, strlen(NODE_ADMIN)));
+}
+
+void
+adhoc_disco_items(xmlNodePtr iq, const char *bare)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS_COMMANDS "'>");
+	buf_puts(&b, "<item");
+	put_attr(&b, "jid", G.jid);
+	buf_puts(&b, " node='" NODE_ADMIN "' name='🛷️ Slidge administration'/>");
+	if (!workers_find(bare)) {
+		buf_puts(&b, "<item");
+		put_attr(&b, "jid", G.jid);
+		buf_puts(&b, " node='" NODE_REGISTER "' name='📝 Register to the gateway'/>");
+	}
+	buf_puts(&b, "</query>");
+	route_iq_result(iq, b.data);
+	buf_free(&b, 0);
+}
+
+void
+adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare)
+{
+	const char *node = xml_attr(command, "node");
+	const char *action = xml_attr(command, "action");
+	const char *sid = xml_attr(command, "sessionid");
+	const char *from = xml_attr(iq, "from");
+	xmlNodePtr x = xml_child(command, "x", NS_DATA);
+	struct cmd *c;
+
+	if (!route_jid_allowed(bare)) {
+		route_error(iq, "modify", "bad-request", "Your JID is not allowed to use this gateway.");
+		return;
+	}
+	if (!action)
+		action = "execute";
+	if (sid && *sid) {
+		c = cmd_find(sid, from);
+		if (!c) {
+			route_error(iq, "modify", "bad-request", "This command session has expired or is unknown");
+			return;
+		}
+		if (!strcmp(action, "cancel")) {
+			reply(from, xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid, "canceled", NULL);
+			cmd_free(c);
+			return;
+		}
+		if (!strcmp(c->node, NODE_REGISTER))
+			reg_submit(c, iq, x);
+		else
+			admin_submit(c, iq, x);
+		return;
+	}
+	if (strcmp(action, "execute") != 0) {
+		route_error(iq, "modify", "bad-request", "Execute the command first");
+		return;
+	}
+	if (!strcmp(node, NODE_REGISTER)) {
+		if (workers_find(bare)) {
+			route_error(iq, "modify", "bad-request",
+			    "You are already registered to this gateway. Unregister first.");
+			return;
+		}
+		if (!(c = cmd_new(node, bare, from))) {
+			route_error(iq, NULL, "resource-constraint", "Out of memory");
+			return;
+		}
+		reg_form(c, iq);
+		return;
+	}
+	if (!strcmp(node, NODE_INFO)) {
+		admin_run(NULL, iq, node);
+		return;
+	}
+	if (!strcmp(node, NODE_ADMIN) || !strcmp(node, NODE_LIST_USERS) ||
+	    !strcmp(node, NODE_DELETE_USER) || !strcmp(node, NODE_LOGLEVEL)) {
+		if (!(c = cmd_new(node, bare, from))) {
+			route_error(iq, NULL, "resource-constraint", "Out of memory");
+			return;
+		}
+		if (!strcmp(node, NODE_ADMIN))
+			admin_menu(c, iq);
+		else
+			admin_run(c, iq, node);
+		return;
+	}
+	route_error(iq, "cancel", "item-not-found", "No such command");
+}
