@@ -458,8 +458,10 @@ component_send(const char *xml, size_t len)
 		if (buf_append(&C.wbuf, xml, len) < 0)
 			return -1;
 		C.out++;
-		if (c_flush() < 0)
-			c_fail();
+		/* No write now: the write watcher sends everything queued in this loop iteration
+		 * in one write(2) (one syscall per stanza was a quarter of the relay's cost). */
+		c_want_write();
+		c_update_congestion();
 		return 0;
 	}
 	if (buf_avail(&C.pending) + len > PENDING_MAX) {

@@ -234,12 +234,20 @@ route_disco_info(xmlNodePtr iq, xmlNodePtr q)
 	buf_puts(&b, "' name='");
 	buf_put_xml_escaped(&b, G.man.component_name ? G.man.component_name : "");
 	buf_puts(&b, "'/>"
+	    "<identity category='account' type='registered'/>"
+	    "<identity category='pubsub' type='pep'/>"
 	    "<feature var='" NS_DISCO_INFO "'/>"
 	    "<feature var='" NS_DISCO_ITEMS "'/>"
 	    "<feature var='" NS_REGISTER "'/>"
 	    "<feature var='" NS_COMMANDS "'/>"
 	    "<feature var='" NS_PING "'/>"
 	    "<feature var='" NS_VERSION "'/>"
+	    "<feature var='jabber:iq:search'/>"
+	    "<feature var='jabber:iq:gateway'/>"
+	    "<feature var='urn:ietf:params:xml:ns:vcard-4.0'/>"
+	    "<feature var='http://jabber.org/protocol/pubsub#event'/>"
+	    "<feature var='http://jabber.org/protocol/pubsub#retrieve-items'/>"
+	    "<feature var='http://jabber.org/protocol/pubsub#persistent-items'/>"
 	    "</query>");
 	route_iq_result(iq, b.data);
 	buf_free(&b, 0);

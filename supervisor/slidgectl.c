@@ -189,14 +189,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "slidgectl: cannot connect to %s: %s\n", path, strerror(errno));
 		return EXIT_USAGE;
 	}
+	/* slidged may answer (a refusal) and close before reading the request: a failed
+	 * write is not the end, the reply may be waiting. */
 	while (off < out.len) {
-		ssize_t n = write(fd, out.data + off, out.len - off);
+		ssize_t n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			fprintf(stderr, "slidgectl: write: %s\n", strerror(errno));
-			return EXIT_USAGE;
-		}
+		if (n <= 0)
+			break;
 		off += (size_t)n;
 	}
 	for (;;) {

@@ -34,7 +34,7 @@
 #define QUEUE_MAX_ITEMS 1000           /* stanzas waiting for a starting worker */
 #define QUEUE_MAX_BYTES (4u << 20)
 #define STOP_GRACE 5.0                 /* seconds between STOP and SIGKILL */
-#define RESTART_MIN 0.1                /* first restart delay; doubles per crash */
+#define RESTART_MIN 0.1                /* delay after a second crash; doubles per crash */
 #define RESTART_MAX 60.0
 #define CRASH_HISTORY 32
 
@@ -926,8 +926,16 @@ session_crashed(struct user *u)
 		u->backoff = RESTART_MIN;
 	if (u->backoff < RESTART_MIN)
 		u->backoff = RESTART_MIN;
-	log_info("workers: %s: restarting the session in %.1f s", u->rec.jid, u->backoff);
 	u->state = U_STARTING;
+	/* A first crash in the window restarts at once (the user is back within the time of
+	 * an exec and a login); only repeated crashes wait, doubling each time. */
+	if (recent <= 1) {
+		log_info("workers: %s: restarting the session now", u->rec.jid);
+		ev_timer_set(&u->restart, 0., 0.);
+		ev_timer_start(G.loop, &u->restart);
+		return;
+	}
+	log_info("workers: %s: restarting the session in %.1f s", u->rec.jid, u->backoff);
 	ev_timer_set(&u->restart, u->backoff, 0.);
 	ev_timer_start(G.loop, &u->restart);
 	u->backoff *= 2;
