@@ -179,18 +179,132 @@ struct slidge_send_opts {
 	int reply_to_user;            /* 1 if the replied-to message was the user's */
 	const char *thread;           /* legacy thread id or NULL */
 	int carbon;                   /* 1: the user sent it from the official client */
+	/* ---- 1:1 messaging (every action below reads the fields it needs) ---- */
+	struct slidge_contact *reply_to_author; /* author of the replied-to message when it
+	                                 is a contact (reply_to_user 0), or NULL: no author */
+	unsigned hints;               /* 0: slidge's default (markable + store); else
+	                                 SLIDGE_HINTS_SET | SLIDGE_HINT_* (exactly those) */
+	int correction;               /* send_text: this corrects legacy_msg_id (XEP-0308) */
+	const char *correction_event_id; /* legacy id of the correction event, or NULL */
+	const struct slidge_link_preview *link_previews; /* n_link_previews of them */
+	size_t n_link_previews;
+};
+
+/* XEP-0334 processing hints for slidge_send_opts.hints. */
+#define SLIDGE_HINT_MARKABLE 0x01u           /* XEP-0333 <markable/> (not a 0334 hint) */
+#define SLIDGE_HINT_STORE 0x02u
+#define SLIDGE_HINT_NO_STORE 0x04u
+#define SLIDGE_HINT_NO_COPY 0x08u
+#define SLIDGE_HINT_NO_PERMANENT_STORE 0x10u
+#define SLIDGE_HINTS_SET 0x100u              /* the hints are given (possibly none) */
+
+/* A sender-generated link preview (Cheogram's RDF/OpenGraph elements, slidge's
+ * LinkPreview). Every field may be NULL. */
+struct slidge_link_preview {
+	const char *about;            /* the URL the preview is about (rdf:about) */
+	const char *title, *description, *url, *image, *type, *site_name; /* og:* */
 };
 
 /* A message from the contact to the user. legacy_msg_id may be NULL. */
 void slidge_contact_send_text(struct slidge_contact *c, const char *body,
     const char *legacy_msg_id, const struct slidge_send_opts *opts);
 
-/* Chat states (XEP-0085). */
+/* ---- 1:1 messaging actions (LegacyContact's, issue 4 half A) ---------------------- *
+ * opts may be NULL (defaults); with opts->carbon the action is the user's own, made from
+ * the official client: it is sent as the user with XEP-0356 when the gateway has message
+ * privileges, and dropped (logged) otherwise, as slidge does. */
+
+/* Correct the contact's message legacy_msg_id to new_text (XEP-0308). */
+void slidge_contact_correct(struct slidge_contact *c, const char *legacy_msg_id,
+    const char *new_text, const struct slidge_send_opts *opts);
+/* React to legacy_msg_id with emojis (XEP-0444), a NULL-terminated array: the full set,
+ * replacing earlier ones; NULL or empty removes every reaction. */
+void slidge_contact_react(struct slidge_contact *c, const char *legacy_msg_id,
+    const char *const *emojis, const struct slidge_send_opts *opts);
+/* Retract (delete) legacy_msg_id (XEP-0424, with slidge's fallbacks). */
+void slidge_contact_retract(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts);
+/* Chat markers (XEP-0333). received also sends a XEP-0184 receipt (for modules with
+ * proper_receipts). */
+void slidge_contact_ack(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts);
+void slidge_contact_received(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts);
+void slidge_contact_displayed(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts);
+
+/* Chat states (XEP-0085). Repeated states are sent once, except composing. */
 void slidge_contact_composing(struct slidge_contact *c);
 void slidge_contact_paused(struct slidge_contact *c);
 void slidge_contact_active(struct slidge_contact *c);
 void slidge_contact_inactive(struct slidge_contact *c);
 void slidge_contact_gone(struct slidge_contact *c);
+
+/* ---- contact presentation: avatar, vCard, friends (LegacyContact) ------------------ */
+
+/* The contact's avatar (LegacyContact.set_avatar), from bytes (copied): PNG, JPEG, GIF or
+ * WebP as served by the legacy network. unique_id is the legacy network's id of the
+ * picture (NULL: the SHA-1 of the bytes); setting the avatar the contact already has
+ * (same unique id) does nothing, so update_info may call it every run. data NULL or
+ * len 0 removes the avatar. The XMPP side sees it as XEP-0084 PEP items and events,
+ * the XEP-0153 hash in presences and the vcard-temp PHOTO. */
+void slidge_contact_set_avatar(struct slidge_contact *c, const void *data, size_t len,
+    const char *unique_id);
+/* The same from a file, read now: the worker's sandbox only lets it read under its
+ * state directory. -1 if the file cannot be read (nothing changes). */
+int slidge_contact_set_avatar_path(struct slidge_contact *c, const char *path,
+    const char *unique_id);
+/* The unique id of the current avatar (as given, or the SHA-1 hex), NULL if none: lets
+ * update_info skip fetching an avatar the core already has. */
+const char *slidge_contact_avatar_id(const struct slidge_contact *c);
+
+/* vCard fields (LegacyContact.set_vcard keyword arguments); any pointer may be NULL.
+ * full_name defaults to the contact's name. */
+struct slidge_vcard {
+	const char *full_name;
+	const char *given;
+	const char *surname;
+	const char *birthday;          /* YYYY-MM-DD */
+	const char *phone;
+	const char *const *phones;     /* more numbers, NULL-terminated */
+	const char *note;
+	const char *url;
+	const char *email;
+	const char *country;
+	const char *locality;
+};
+/* Set the contact's vCard (served as vcard-temp, XEP-0292 vCard4 and its PEP node;
+ * pushed as an event to clients that asked for it). NULL clears it. */
+void slidge_contact_set_vcard(struct slidge_contact *c, const struct slidge_vcard *v);
+/* The contact's disco client type (LegacyContact.client_type): "pc" (default),
+ * "phone", "web", "bot", ... */
+void slidge_contact_set_client_type(struct slidge_contact *c, const char *type);
+
+/* Friend requests from the legacy side (presence subscriptions). text may be NULL. */
+/* The contact asks the user to be a friend (a subscription request carrying its nick). */
+void slidge_contact_send_friend_request(struct slidge_contact *c, const char *text);
+/* The contact accepted the user's friend request: it becomes a friend, its presence and
+ * PEP items follow. */
+void slidge_contact_accept_friend_request(struct slidge_contact *c, const char *text);
+/* The contact refused the user's request, or is no longer a friend. */
+void slidge_contact_reject_friend_request(struct slidge_contact *c, const char *text);
+
+/* Search results (SearchResult), for on_search: declare the reported fields first, then
+ * add items, then complete the reply with slidge_reply_ok. Completing it without items
+ * means "nothing was found". A field "jid" (type jid-single) is what jabber:iq:gateway
+ * answers with. */
+void slidge_search_field(struct slidge_reply *r, const char *var, const char *label,
+    const char *type);
+/* One item: values in the order of the declared fields (NULL: empty). */
+void slidge_search_item(struct slidge_reply *r, const char *const *values);
+
+/* The user's XMPP presence towards the gateway (on_presence), one resource or merged. */
+struct slidge_presence {
+	const char *show;      /* "" (available), "chat", "away", "xa", "dnd", or
+	                          "unavailable" (only for the resource that left) */
+	const char *status;    /* "" if none */
+	int priority;
+};
 
 /* ---- the module ------------------------------------------------------------------- */
 
@@ -199,6 +313,10 @@ struct slidge_text_opts {
 	const char *reply_to_msg_id;       /* legacy id of the replied-to message, or NULL */
 	const char *reply_to_fallback_text;
 	const char *thread;                /* legacy thread id, or NULL */
+	struct slidge_contact *reply_to;   /* author of the replied-to message if it is the
+	                                      contact (NULL: the user's, or unknown) */
+	const struct slidge_link_preview *link_previews; /* n_link_previews of them */
+	size_t n_link_previews;
 };
 
 struct slidge_module {
@@ -258,7 +376,75 @@ struct slidge_module {
 	/* Called when a contact is first created (LegacyContact.update_info): set its name,
 	 * presence. NULL: nothing. */
 	void (*update_info)(struct slidge_contact *c);
+
+	/* ---- contact presentation (BaseGateway attributes, BaseSession and
+	 * LegacyContact hooks); NULL hooks are simply not called ---- */
+	const unsigned char *component_avatar; /* COMPONENT_AVATAR: PNG/JPEG bytes or NULL */
+	size_t component_avatar_len;
+	/* The user's presence changed (only if the sync_presence preference is on, the
+	 * default). merged is slidge's merge_resources() of every available resource, NULL
+	 * when none is left. */
+	void (*on_presence)(struct slidge_session *s, const char *resource,
+	    const struct slidge_presence *p, const struct slidge_presence *merged);
+	/* Jabber search (XEP-0055), the find command and jabber:iq:gateway (XEP-0100):
+	 * answer with slidge_search_field / slidge_search_item, then slidge_reply_ok. */
+	void (*on_search)(struct slidge_session *s, const struct slidge_form *form,
+	    struct slidge_reply *r);
+	/* The user asks a non-friend to be a friend (subscribe); answer later with
+	 * slidge_contact_accept_friend_request or _reject_friend_request. */
+	void (*on_friend_request)(struct slidge_contact *c, const char *text);
+	/* The user accepted the contact's friend request (subscribed). */
+	void (*on_friend_accept)(struct slidge_contact *c);
+	/* The user removed the contact or refused its request (unsubscribe(d)). */
+	void (*on_friend_delete)(struct slidge_contact *c, const char *text);
+
+	/* ---- 1:1 messaging (BaseGateway / BaseSession / LegacyContact, half A) ---- */
+	int mark_all_messages;            /* MARK_ALL_MESSAGES: on_displayed for every unread
+	                                     message of the contact up to the displayed one */
+	int proper_receipts;              /* PROPER_RECEIPTS: no automatic XEP-0184 receipt;
+	                                     the module calls slidge_contact_received */
+	int message_ids_are_thread_ids;   /* MESSAGE_IDS_ARE_THREAD_IDS */
+	const char *special_msg_id_prefix;/* SPECIAL_MSG_ID_PREFIX: reactions to such XMPP ids
+	                                     go raw to on_react, unchecked */
+	unsigned contact_no_features;     /* SLIDGE_FEATURE_* the contacts lack (LegacyContact's
+	                                     CORRECTION=False...); 0: all of them */
+	int reactions_single_emoji;       /* REACTIONS_SINGLE_EMOJI */
+	/* LegacyContact.available_emojis: the emojis allowed on legacy_msg_id (NULL: any
+	 * message), a NULL-terminated array owned by the module; NULL: any emoji. */
+	const char *const *(*available_emojis)(struct slidge_contact *c, const char *legacy_msg_id);
+	/* legacy_to_xmpp_msg_id / xmpp_to_legacy_msg_id for ids the store does not know:
+	 * write the other side's id into out (NUL-terminated, at most outsz bytes) and
+	 * return 0; -1 if the id cannot be converted. NULL: the id is the same string. */
+	int (*legacy_to_xmpp_msg_id)(struct slidge_session *s, const char *legacy_id, char *out,
+	    size_t outsz);
+	int (*xmpp_to_legacy_msg_id)(struct slidge_session *s, const char *xmpp_id, char *out,
+	    size_t outsz);
+	/* Hooks. NULL: feature-not-implemented (markers and chat states: ignored). */
+	void (*on_correct)(struct slidge_session *s, struct slidge_contact *chat, const char *text,
+	    const char *legacy_msg_id, const struct slidge_text_opts *opts,
+	    struct slidge_reply *r);        /* reply_str: the new legacy id, or none */
+	void (*on_react)(struct slidge_session *s, struct slidge_contact *chat,
+	    const char *legacy_msg_id, const char *const *emojis, const char *thread,
+	    struct slidge_reply *r);        /* emojis: NULL-terminated, the full set */
+	void (*on_retract)(struct slidge_session *s, struct slidge_contact *chat,
+	    const char *legacy_msg_id, const char *thread, struct slidge_reply *r);
+	void (*on_displayed)(struct slidge_session *s, struct slidge_contact *chat,
+	    const char *legacy_msg_id, const char *thread);
+	/* LegacyContact.create_thread: the legacy id of a new thread for the XMPP thread
+	 * xmpp_thread, written into out; -1 on failure. NULL: the XMPP id itself. */
+	int (*create_thread)(struct slidge_contact *c, const char *xmpp_thread, char *out,
+	    size_t outsz);
 };
+
+/* LegacyContact feature switches (slidge_module.contact_no_features). */
+#define SLIDGE_FEATURE_CHAT_STATES 0x01u
+#define SLIDGE_FEATURE_RECEIPTS 0x02u
+#define SLIDGE_FEATURE_CORRECTION 0x04u
+#define SLIDGE_FEATURE_MARKS 0x08u
+#define SLIDGE_FEATURE_UPLOAD 0x10u
+#define SLIDGE_FEATURE_REACTION 0x20u
+#define SLIDGE_FEATURE_RETRACTION 0x40u
+#define SLIDGE_FEATURE_REPLIES 0x80u
 
 /* The one symbol a module exports. */
 #define SLIDGE_MODULE_SYMBOL "slidge_module_v1"

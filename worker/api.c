@@ -5,6 +5,9 @@
  * worker on a module bug) and hands over to the file that owns the role. Strings are
  * copied by the callees, as legacy.h promises. */
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "worker.h"
@@ -290,40 +293,210 @@ slidge_contact_send_text(struct slidge_contact *c, const char *body,
 {
 	CHECK_CONTACT(c);
 	if (body != NULL)
-		contact_send_text(c, body, legacy_msg_id, opts);
+		chat_send_text(c, body, legacy_msg_id, opts);
+}
+
+/* ---- 1:1 messaging actions (half A) --------------------------------------------------- */
+
+void
+slidge_contact_correct(struct slidge_contact *c, const char *legacy_msg_id,
+    const char *new_text, const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0' && new_text != NULL)
+		chat_correct(c, legacy_msg_id, new_text, opts);
+}
+
+void
+slidge_contact_react(struct slidge_contact *c, const char *legacy_msg_id,
+    const char *const *emojis, const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0')
+		chat_react(c, legacy_msg_id, emojis, NULL, opts);
+}
+
+void
+slidge_contact_retract(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0')
+		chat_retract(c, legacy_msg_id, opts);
+}
+
+void
+slidge_contact_ack(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0')
+		chat_marker(c, "acknowledged", legacy_msg_id, opts);
+}
+
+void
+slidge_contact_received(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0')
+		chat_marker(c, "received", legacy_msg_id, opts);
+}
+
+void
+slidge_contact_displayed(struct slidge_contact *c, const char *legacy_msg_id,
+    const struct slidge_send_opts *opts)
+{
+	CHECK_CONTACT(c);
+	if (legacy_msg_id != NULL && *legacy_msg_id != '\0')
+		chat_marker(c, "displayed", legacy_msg_id, opts);
 }
 
 void
 slidge_contact_composing(struct slidge_contact *c)
 {
 	CHECK_CONTACT(c);
-	contact_send_state(c, "composing");
+	chat_state(c, "composing");
 }
 
 void
 slidge_contact_paused(struct slidge_contact *c)
 {
 	CHECK_CONTACT(c);
-	contact_send_state(c, "paused");
+	chat_state(c, "paused");
 }
 
 void
 slidge_contact_active(struct slidge_contact *c)
 {
 	CHECK_CONTACT(c);
-	contact_send_state(c, "active");
+	chat_state(c, "active");
 }
 
 void
 slidge_contact_inactive(struct slidge_contact *c)
 {
 	CHECK_CONTACT(c);
-	contact_send_state(c, "inactive");
+	chat_state(c, "inactive");
 }
 
 void
 slidge_contact_gone(struct slidge_contact *c)
 {
 	CHECK_CONTACT(c);
-	contact_send_state(c, "gone");
+	chat_state(c, "gone");
+}
+
+/* ---- contact presentation (half B: avatar.c, vcard.c, contact.c, search.c) ---------- */
+
+void
+slidge_contact_set_avatar(struct slidge_contact *c, const void *data, size_t len,
+    const char *unique_id)
+{
+	struct avatar *a = NULL;
+
+	CHECK_CONTACT(c);
+	if (data != NULL && len > 0 && (a = avatar_new(data, len, unique_id)) == NULL)
+		return;   /* logged */
+	avatar_contact_set(c, a);
+}
+
+int
+slidge_contact_set_avatar_path(struct slidge_contact *c, const char *path,
+    const char *unique_id)
+{
+	FILE *f;
+	unsigned char *data = NULL, *p;
+	size_t len = 0, cap = 0, n;
+	int rc = -1;
+
+	CHECK_CONTACT(c, -1);
+	if (path == NULL || (f = fopen(path, "rb")) == NULL) {
+		log_warn("%s: cannot open the avatar file", c->jid);
+		return -1;
+	}
+	/* Read the whole file, bounded (avatar_new refuses what is too large anyway). */
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (16u << 20) || (p = realloc(data, cap ? cap * 2 : 65536)) == NULL)
+				goto done;
+			data = p;
+			cap = cap ? cap * 2 : 65536;
+		}
+		if ((n = fread(data + len, 1, cap - len, f)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(f) || len == 0)
+		goto done;
+	slidge_contact_set_avatar(c, data, len, unique_id);
+	rc = 0;
+done:
+	if (rc < 0)
+		log_warn("%s: cannot read the avatar file", c->jid);
+	fclose(f);
+	free(data);
+	return rc;
+}
+
+const char *
+slidge_contact_avatar_id(const struct slidge_contact *c)
+{
+	CHECK_CONTACT(c, NULL);
+	return c->avatar != NULL ? c->avatar->unique_id : NULL;
+}
+
+void
+slidge_contact_set_vcard(struct slidge_contact *c, const struct slidge_vcard *v)
+{
+	CHECK_CONTACT(c);
+	vcard_contact_set(c, v);
+}
+
+void
+slidge_contact_set_client_type(struct slidge_contact *c, const char *type)
+{
+	char *t = NULL;
+
+	CHECK_CONTACT(c);
+	if (type != NULL && *type != '\0' && (t = strdup(type)) == NULL) {
+		log_error("out of memory setting a client type");
+		return;
+	}
+	free(c->client_type);
+	c->client_type = t;
+}
+
+void
+slidge_contact_send_friend_request(struct slidge_contact *c, const char *text)
+{
+	CHECK_CONTACT(c);
+	contact_friend_request(c, text);
+}
+
+void
+slidge_contact_accept_friend_request(struct slidge_contact *c, const char *text)
+{
+	CHECK_CONTACT(c);
+	contact_friend_accept(c, text);
+}
+
+void
+slidge_contact_reject_friend_request(struct slidge_contact *c, const char *text)
+{
+	CHECK_CONTACT(c);
+	contact_friend_reject(c, text);
+}
+
+void
+slidge_search_field(struct slidge_reply *r, const char *var, const char *label,
+    const char *type)
+{
+	search_reply_field(r, var, label, type);
+}
+
+void
+slidge_search_item(struct slidge_reply *r, const char *const *values)
+{
+	search_reply_item(r, values);
 }

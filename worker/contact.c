@@ -7,9 +7,7 @@
  *     subscription requests; a presence set before that is remembered and sent when the
  *     contact becomes one;
  *   - an unchanged presence is not sent again;
- *   - messages come from the full JID with <active/>, <markable/> and <store/>; chat
- *     states alone carry <no-store/>; a non-friend's stanzas carry its <nick>;
- *   - a legacy timestamp older than IGNORE_DELAY_THRESHOLD gets a <delay>;
+ *   - a non-friend's stanzas carry its <nick> (messages: chat.c);
  *   - the last-seen time is XEP-0319 <idle/> only (slidge's --last-seen-fallback, which
  *     would also write it in the status text, is off by default). */
 #include <stdio.h>
@@ -20,7 +18,6 @@
 #include "worker.h"
 
 #define CONTACT_BUCKETS 1024
-#define IGNORE_DELAY_THRESHOLD 300      /* seconds, slidge's config default */
 
 struct contact_table {
 	struct slidge_contact *by_id[CONTACT_BUCKETS];
@@ -59,6 +56,9 @@ contacts_free(struct slidge_session *s)
 		free(c->local);
 		free(c->name);
 		free(c->pres_status);
+		avatar_free(c->avatar);
+		vcard_free(c->vcard);
+		free(c->client_type);
 		free(c);
 	}
 	free(s->contacts);
@@ -146,7 +146,9 @@ contact_create(struct slidge_session *s, const char *legacy_id)
 		c->updating_info = 1;
 		module->update_info(c);
 		c->updating_info = 0;
-		if (c->is_friend && c->pres != PRES_NONE)
+		if (c->roster_pending && privilege_settled())
+			contact_roster_sync(c);
+		else if (c->is_friend && !c->roster_pending && c->pres != PRES_NONE)
 			contact_send_presence(c, NULL);
 	}
 	return c;
@@ -202,38 +204,17 @@ contact_set_name(struct slidge_contact *c, const char *name)
 	}
 	free(c->name);
 	c->name = n;
+	if (!c->updating_info)
+		contact_name_changed(c);
 }
 
 /* ---- presence ---------------------------------------------------------------------- */
 
-static const char *
-kind_show(enum presence_kind k)
-{
-	switch (k) {
-	case PRES_AWAY: return "away";
-	case PRES_XA: return "xa";
-	case PRES_BUSY: return "dnd";
-	default: return NULL;
-	}
-}
-
 void
 contact_send_presence(struct slidge_contact *c, const char *to)
 {
-	struct presence_out p = { 0 };
-
-	p.from = c->full;
-	p.to = to ? to : c->s->user_jid;
-	if (c->pres == PRES_NONE || c->pres == PRES_OFFLINE)
-		p.type = "unavailable";
-	if (c->pres != PRES_NONE) {
-		p.show = kind_show(c->pres);
-		p.status = c->pres_status;
-		p.idle_since = c->pres_last_seen;
-	}
-	if (!c->is_friend)
-		p.nick = c->name;
-	stanza_presence(&p);
+	/* Built in presence.c: caps, photo hash, nick, idle. */
+	presence_contact(c, NULL, to);
 }
 
 void
@@ -256,7 +237,8 @@ contact_set_presence(struct slidge_contact *c, enum presence_kind k, const char 
 	c->pres = k;
 	c->pres_status = st;
 	c->pres_last_seen = last_seen;
-	if (c->updating_info || !c->is_friend)
+	/* A friend waiting for the privileges gets its presence with its roster entry. */
+	if (c->updating_info || !c->is_friend || c->roster_pending)
 		return;
 	contact_send_presence(c, NULL);
 }
@@ -275,12 +257,68 @@ contact_send_presence_type(struct slidge_contact *c, const char *type, int full)
 void
 contact_add_to_roster(struct slidge_contact *c)
 {
+	c->is_friend = 1;
+	if (c->added_to_roster)
+		return;   /* slidge's add_to_roster(force=False) */
+	/* Inside update_info, or while the privileges are not known yet, the entry waits:
+	 * contact_create or contact_roster_sync_all finish it. */
+	c->roster_pending = 1;
+	if (c->updating_info || !privilege_settled())
+		return;
+	contact_roster_sync(c);
+}
+
+/* ---- roster and friends (presentation, half B) ------------------------------------- */
+
+static const char *
+roster_group(void)
+{
+	return module->roster_group != NULL ? module->roster_group : "slidge";
+}
+
+/* A subscription-family presence from the bare JID, with status and nick. */
+static void
+subscription_presence(struct slidge_contact *c, const char *type, const char *text)
+{
 	struct presence_out p = { 0 };
+
+	p.from = c->jid;
+	p.to = c->s->user_jid;
+	p.type = type;
+	p.status = text;
+	p.nick = c->name;
+	stanza_presence(&p);
+}
+
+/* What a new friend shows the user: its presence, then its PEP avatar and nick. */
+static void
+announce(struct slidge_contact *c)
+{
+	if (c->pres != PRES_NONE)
+		contact_send_presence(c, NULL);
+	if (c->avatar != NULL)
+		pep_send_avatar(c, NULL);
+	if (c->name != NULL)
+		pep_send_nick(c, NULL);
+}
+
+void
+contact_roster_sync(struct slidge_contact *c)
+{
 	char text[512];
 	const char *network;
 
-	c->is_friend = 1;
-	/* Without XEP-0356 roster privileges, slidge's fallback
+	c->roster_pending = 0;
+	if (!c->is_friend || c->added_to_roster)
+		return;
+	/* XEP-0356: the contact goes straight into the user's roster, subscription both,
+	 * in ROSTER_GROUP (test_privilege). */
+	if (privilege_roster_push(c->jid, c->name, "both", roster_group()) == 0) {
+		c->added_to_roster = 1;
+		announce(c);
+		return;
+	}
+	/* Without roster privileges, slidge's fallback
 	 * (ROSTER_PUSH_PRESENCE_SUBSCRIPTION_REQUEST_FALLBACK): the contact asks the user for
 	 * a subscription, with its name. Once per session: the user's server answers by
 	 * itself when the subscription already exists. */
@@ -290,60 +328,60 @@ contact_add_to_roster(struct slidge_contact *c)
 		    module->component_type : module->component_name;
 		snprintf(text, sizeof text, "I'm already your friend on %s, but slidge is not "
 		    "allowed to manage your roster.", network);
-		p.from = c->jid;
-		p.to = c->s->user_jid;
-		p.type = "subscribe";
-		p.status = text;
-		p.nick = c->name;
-		stanza_presence(&p);
+		subscription_presence(c, "subscribe", text);
 	}
-	if (!c->updating_info && c->pres != PRES_NONE)
+	if (c->pres != PRES_NONE)
 		contact_send_presence(c, NULL);
 }
 
-/* ---- messages ---------------------------------------------------------------------- */
-
 void
-contact_send_text(struct slidge_contact *c, const char *body, const char *legacy_id,
-    const struct slidge_send_opts *opts)
+contact_roster_sync_all(void)
 {
-	struct message_out m = { 0 };
+	struct slidge_contact *c;
 
-	if (opts != NULL && opts->carbon) {
-		/* A message the user sent from the official client needs XEP-0356 message
-		 * privileges to be sent as the user; without them it would appear to come
-		 * from the contact. */
-		log_warn("dropping a carbon from %s: no message privileges", c->jid);
-		return;
-	}
-	/* legacy_to_xmpp: the XMPP id the user's own message had, else the legacy id. */
-	if (legacy_id != NULL && *legacy_id != '\0') {
-		m.id = idmap_xmpp(c->s->ids, legacy_id);
-		if (m.id == NULL)
-			m.id = legacy_id;
-	}
-	if (opts != NULL && opts->when != 0 && time(NULL) - opts->when >= IGNORE_DELAY_THRESHOLD) {
-		m.delay = opts->when;
-		m.delay_from = c->s->component_jid;
-	}
-	m.from = c->full;
-	m.to = c->s->user_jid;
-	m.body = body;
-	m.state = "active";
-	m.flags = MSG_MARKABLE | MSG_STORE;
-	m.nick = c->is_friend ? NULL : c->name;
-	stanza_message(&m);
+	for (c = contact_first(session); c != NULL; c = c->next)
+		if (c->roster_pending && !c->updating_info)
+			contact_roster_sync(c);
 }
 
 void
-contact_send_state(struct slidge_contact *c, const char *state)
+contact_friend_request(struct slidge_contact *c, const char *text)
 {
-	struct message_out m = { 0 };
+	/* LegacyContact.send_friend_request: always sent, with the nick. */
+	c->subscribe_sent = 1;
+	subscription_presence(c, "subscribe", text);
+}
 
-	m.from = c->full;
-	m.to = c->s->user_jid;
-	m.state = state;
-	m.flags = MSG_NO_STORE;
-	m.nick = c->is_friend ? NULL : c->name;
-	stanza_message(&m);
+void
+contact_friend_accept(struct slidge_contact *c, const char *text)
+{
+	c->is_friend = 1;
+	c->roster_pending = 0;
+	subscription_presence(c, "subscribed", text);
+	announce(c);
+}
+
+void
+contact_friend_reject(struct slidge_contact *c, const char *text)
+{
+	/* slidge: offline first (sent while still a friend), then unsubscribed. */
+	contact_set_presence(c, PRES_OFFLINE, NULL, 0);
+	subscription_presence(c, "unsubscribed", text);
+	c->is_friend = 0;
+	c->roster_pending = 0;
+	if (c->added_to_roster) {
+		privilege_roster_push(c->jid, c->name, "none", roster_group());
+		c->added_to_roster = 0;
+	}
+}
+
+void
+contact_name_changed(struct slidge_contact *c)
+{
+	/* slidge's name setter broadcasts the PEP nick; the roster entry follows too. */
+	if (!c->is_friend || c->roster_pending)
+		return;
+	pep_send_nick(c, NULL);
+	if (c->added_to_roster)
+		privilege_roster_push(c->jid, c->name, "both", roster_group());
 }

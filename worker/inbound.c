@@ -20,6 +20,8 @@
 
 #define WAITING_MAX 1000
 #define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 
 struct waiting {
 	uint64_t seq;
@@ -89,8 +91,11 @@ iq_from_user(struct inbound *in)
 	xmlNodePtr q;
 	const char *why;
 
-	if (strcmp(in->type, "result") == 0)
+	if (strcmp(in->type, "result") == 0 || strcmp(in->type, "error") == 0) {
+		if (!iq_answer(in))
+			log_debug("an iq %s nobody waits for", in->type);
 		return INBOUND_DONE;
+	}
 	if (in->id == NULL) {
 		log_debug("ignoring an iq without id");
 		return INBOUND_DONE;
@@ -111,6 +116,16 @@ iq_from_user(struct inbound *in)
 		stanza_iq_result(in->to, in->from, in->id);
 		return INBOUND_DONE;
 	}
+	/* Contact presentation (half B): disco, vCards, virtual PEP, search. */
+	if (strcmp(xml_ns(q), NS_DISCO_INFO) == 0 || strcmp(xml_ns(q), NS_DISCO_ITEMS) == 0)
+		return disco_iq(in, q);
+	if (strcmp(xml_ns(q), "vcard-temp") == 0 ||
+	    strcmp(xml_ns(q), "urn:ietf:params:xml:ns:vcard-4.0") == 0)
+		return vcard_iq(in, q);
+	if (strcmp(xml_ns(q), "http://jabber.org/protocol/pubsub") == 0)
+		return pep_iq(in, q);
+	if (strcmp(xml_ns(q), "jabber:iq:search") == 0 || strcmp(xml_ns(q), "jabber:iq:gateway") == 0)
+		return search_iq(in, q);
 	log_debug("no handler for an iq %s {%s}%s", in->type, xml_ns(q), (const char *)q->name);
 	stanza_error("iq", in->to, in->from, in->id, SLIDGE_SERVICE_UNAVAILABLE, NULL);
 	return INBOUND_DONE;
@@ -138,8 +153,21 @@ inbound_check(struct inbound *in)
 		in->type = in->kind[0] == 'm' ? "normal" : in->kind[0] == 'p' ? "available" : "";
 	in->id = xml_attr(in->root, "id");
 	if ((from = xml_attr(in->root, "from")) == NULL || jid_parse(from, &j) < 0 ||
-	    jid_full(&j, in->from, sizeof in->from) < 0 || jid_bare(&j, bare, sizeof bare) < 0 ||
-	    strcmp(bare, session->user_jid) != 0) {
+	    jid_full(&j, in->from, sizeof in->from) < 0 || jid_bare(&j, bare, sizeof bare) < 0) {
+		log_debug("ignoring a %s without a valid sender", in->kind);
+		return -1;
+	}
+	if (strcmp(bare, session->user_jid) != 0) {
+		/* The user's server itself: its XEP-0356 grant, or the answer to an iq of ours
+		 * (half B: privilege.c, iq.c). */
+		if (j.local[0] == '\0' && strchr(session->user_jid, '@') != NULL &&
+		    strcmp(strchr(session->user_jid, '@') + 1, bare) == 0) {
+			if (in->kind[0] == 'm' && privilege_grant(in->root, bare))
+				return -1;
+			if (in->kind[0] == 'i' && (strcmp(in->type, "result") == 0 ||
+			    strcmp(in->type, "error") == 0) && iq_answer(in))
+				return -1;
+		}
 		log_debug("ignoring a %s not from the user", in->kind);
 		return -1;
 	}
@@ -151,7 +179,7 @@ inbound_check(struct inbound *in)
 	}
 	in->to_component = in->jto.local[0] == '\0';
 	in->to_contact = !in->to_component;
-	if (strcmp(in->type, "error") == 0) {
+	if (strcmp(in->type, "error") == 0 && in->kind[0] != 'i') {
 		log_debug("ignoring a %s error", in->kind);
 		return -1;
 	}

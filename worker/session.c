@@ -310,8 +310,10 @@ session_start(struct proto_msg *m)
 	s->prefs = m->v[START_preferences].list;
 	m->v[START_preferences].list = (struct proto_list){ 0 };
 	s->fresh = m->v[START_fresh].u != 0;
-	if (contacts_init(s) < 0 || (s->ids = idmap_new(IDMAP_MAX)) == NULL)
+	if (contacts_init(s) < 0)
 		fatal("out of memory");
+	/* The per-user store (id maps); without it, ids are kept in memory only. */
+	store_open(worker.state_dir);
 	ev_timer_init(&s->ready_timer, ready_timeout, READY_TIMEOUT, 0.);
 	session = s;
 	log_set_prefix(s->user_jid);
@@ -346,7 +348,8 @@ session_free(void)
 	ev_timer_stop(worker.loop, &session->ready_timer);
 	timer_cancel_all(session);
 	contacts_free(session);
-	idmap_free(session->ids);
+	store_close();
+	chat_free();
 	while ((r = session->resources) != NULL) {
 		session->resources = r->next;
 		free(r);

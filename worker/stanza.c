@@ -67,6 +67,18 @@ xb_escaped(struct xb *x, const char *s)
 }
 
 void
+xb_raw(struct xb *x, const char *s)
+{
+	xb_puts(x, s);
+}
+
+void
+xb_esc(struct xb *x, const char *s)
+{
+	xb_escaped(x, s);
+}
+
+void
 xb_open(struct xb *x, const char *name)
 {
 	xb_puts(x, "<");

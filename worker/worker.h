@@ -12,8 +12,18 @@
  *   stanza.c   building outgoing stanzas, error conditions, ids, timestamps
  *   reply.c    struct slidge_reply: completing module hooks
  *   timer.c    struct slidge_timer on libev
- *   idmap.c    bounded XMPP id <-> legacy id maps
+ *   idmap.c    bounded XMPP id <-> legacy id maps (in memory: the store's fallback)
+ *   store.c    the per-user LMDB store in state_dir: id maps, threads, sent ids
+ *   chat.c     LegacyContact's message actions towards the user (text, corrections,
+ *              reactions, retractions, chat states, markers, carbons)
  *   api.c      the exported slidge_* functions of legacy.h (the module's only door)
+ *   avatar.c   contact avatars: bytes, SHA-1, type; XEP-0153 hashes
+ *   vcard.c    contact vCards: vcard-temp and XEP-0292 vCard4
+ *   disco.c    XEP-0030 disco of contacts, XEP-0115 caps ver
+ *   pep.c      each contact's virtual PEP service: items get, events, +notify
+ *   privilege.c XEP-0356 grants, roster pushes, messages sent as the user
+ *   search.c   XEP-0055 jabber:iq:search, XEP-0100 jabber:iq:gateway
+ *   iq.c       iqs the worker sends and their answers
  *
  * One worker serves one user, single-threaded: the state below is process-global. */
 #ifndef SLIDGE_WORKER_H
@@ -121,7 +131,6 @@ struct slidge_session {
 	int status_set;
 	struct contact_table *contacts;
 	struct resource *resources;    /* the user's available resources */
-	struct idmap *ids;             /* XMPP id of the user's messages <-> legacy id */
 	ev_timer ready_timer;          /* stop waiting for login after READY_TIMEOUT */
 };
 
@@ -166,6 +175,13 @@ struct slidge_contact {
 	enum presence_kind pres;       /* cached presence (PRES_NONE: none yet) */
 	char *pres_status;
 	time_t pres_last_seen;
+	/* presentation (half B: avatar.c, vcard.c, contact.c) */
+	struct avatar *avatar;          /* NULL: none */
+	struct vcard *vcard;            /* NULL: none set */
+	char *client_type;              /* NULL: "pc" */
+	int added_to_roster;            /* pushed into the user's roster with privileges */
+	int roster_pending;             /* a friend waiting until privileges are known */
+	const char *last_state;        /* chat.c: last XEP-0085 state sent (static string) */
 	struct slidge_contact *next;   /* all contacts, in creation order */
 	struct slidge_contact *hnext_id, *hnext_local;
 };
@@ -196,11 +212,6 @@ void contact_set_presence(struct slidge_contact *c, enum presence_kind k, const 
 /* Send the cached presence to `to` (NULL: the user's bare JID), or unavailable when none
  * is cached. */
 void contact_send_presence(struct slidge_contact *c, const char *to);
-/* A chat message from the contact to the user (LegacyContact.send_text). */
-void contact_send_text(struct slidge_contact *c, const char *body, const char *legacy_id,
-    const struct slidge_send_opts *opts);
-/* A chat state alone: "composing", "paused", "active", "inactive", "gone". */
-void contact_send_state(struct slidge_contact *c, const char *state);
 /* Presence of type `type` (no show/status) from the contact's bare (full == 0) or full
  * JID to the user's bare JID. */
 void contact_send_presence_type(struct slidge_contact *c, const char *type, int full);
@@ -261,6 +272,8 @@ void xb_close(struct xb *x, const char *name);             /* "</name>" */
 void xb_empty(struct xb *x, const char *name, const char *xmlns); /* <name xmlns/> */
 void xb_text(struct xb *x, const char *name, const char *xmlns, const char *text);
                                          /* <name xmlns>escaped text</name> */
+void xb_raw(struct xb *x, const char *s);                  /* s as is (markup) */
+void xb_esc(struct xb *x, const char *s);                  /* s escaped (text) */
 /* Send the stanza as EMIT and reset x. -1 on failure (logged). */
 int xb_emit(struct xb *x);
 /* Release the buffer. */
@@ -350,6 +363,85 @@ void timer_cancel(struct slidge_timer *t);
 /* Cancel every timer (of the session, or all with s NULL). */
 void timer_cancel_all(struct slidge_session *s);
 
+/* ---- store.c (1:1 messaging, half A) ------------------------------------------------ *
+ * The per-user store: one LMDB environment in state_dir (the only directory the sandbox
+ * lets the worker write). If it cannot be opened, id maps live in memory (bounded) and
+ * the rest is not kept. Ids longer than STORE_ID_MAX bytes are not stored. */
+
+#define STORE_ID_MAX 480     /* longest id kept (LMDB keys: 511 bytes) */
+#define STORE_ID_BUF (STORE_ID_MAX + 1)
+
+enum store_kind {
+	STORE_MSG = 'M',     /* the user's messages (and carbons): XMPP id <-> legacy id */
+	STORE_THREAD = 'T',  /* threads: XMPP thread <-> legacy thread */
+};
+
+/* Open (create) the store in dir. -1 (logged): the in-memory fallback is used. */
+int store_open(const char *dir);
+/* Close it (nothing if not open). */
+void store_close(void);
+/* Remember xmpp_id <-> legacy_id of kind k (a newer pair shadows older ones with the
+ * same id). Old pairs are pruned past a bound. -1 on failure (logged). */
+int store_id_put(enum store_kind k, const char *xmpp_id, const char *legacy_id);
+/* The legacy id of an XMPP id (or the reverse) into out (STORE_ID_BUF bytes). 0 if found,
+ * -1 if not. */
+int store_id_legacy(enum store_kind k, const char *xmpp_id, char *out);
+int store_id_xmpp(enum store_kind k, const char *legacy_id, char *out);
+/* One legacy message sent as several XMPP messages (legacy_ids_multi). -1 on failure. */
+int store_multi_put(const char *legacy_id, const char *const *xmpp_ids, size_t n);
+/* The legacy id of one part. 0 if found, -1 if not. */
+int store_multi_legacy(const char *xmpp_id, char *out);
+/* Call cb for each XMPP id of legacy_id's parts, in order. Returns the number of parts. */
+int store_multi_xmpp(const char *legacy_id, void (*cb)(const char *xmpp_id, void *arg),
+    void *arg);
+/* MARK_ALL_MESSAGES: remember a markable message the contact (bare JID) sent. */
+int store_sent_add(const char *contact, const char *xmpp_id);
+/* Pop the contact's sent ids up to and including xmpp_id, calling cb for each in order.
+ * -1 (nothing popped) if xmpp_id is not among them, else the number popped. */
+int store_sent_pop_up_to(const char *contact, const char *xmpp_id,
+    void (*cb)(const char *xmpp_id, void *arg), void *arg);
+
+/* ---- chat.c (1:1 messaging, half A) ------------------------------------------------- */
+
+#define ID_BUF 1024          /* a message id (longer ones are cut, with a warning) */
+
+/* LegacyContact.send_text (and correct with opts->correction). */
+void chat_send_text(struct slidge_contact *c, const char *body, const char *legacy_id,
+    const struct slidge_send_opts *opts);
+void chat_correct(struct slidge_contact *c, const char *legacy_id, const char *text,
+    const struct slidge_send_opts *opts);
+/* emojis: NULL-terminated (NULL: none). xmpp_id: the XMPP id reacted to, or NULL to map
+ * legacy_id. */
+void chat_react(struct slidge_contact *c, const char *legacy_id, const char *const *emojis,
+    const char *xmpp_id, const struct slidge_send_opts *opts);
+void chat_retract(struct slidge_contact *c, const char *legacy_id,
+    const struct slidge_send_opts *opts);
+/* A chat state alone: "composing", "paused", "active", "inactive", "gone". */
+void chat_state(struct slidge_contact *c, const char *state);
+/* XEP-0333 marker "acknowledged", "received" (plus a XEP-0184 receipt) or "displayed". */
+void chat_marker(struct slidge_contact *c, const char *marker, const char *legacy_id,
+    const struct slidge_send_opts *opts);
+/* The XMPP id for a legacy message id (store, then the module's legacy_to_xmpp_msg_id,
+ * then the id itself) into out (ID_BUF bytes). */
+void chat_legacy_to_xmpp(const char *legacy_id, char *out);
+/* The legacy id for an XMPP message id (store, multi-part, then the module's
+ * xmpp_to_legacy_msg_id, then the id itself). -1 if the module refuses it. */
+int chat_xmpp_to_legacy(const char *xmpp_id, char *out);
+/* The XMPP thread for a legacy thread (store, else the legacy id) into out (ID_BUF). */
+void chat_thread_to_xmpp(const char *legacy_thread, char *out);
+/* 1 if a message with this id from the user is a carbon of ours coming back (then
+ * forgotten: it is ignored once). */
+int chat_ignore(const char *id);
+/* Release what chat.c keeps. */
+void chat_free(void);
+
+/* ---- privilege.c (half B) ------------------------------------------------------------ */
+
+/* Send inner_xml, one <message xmlns='jabber:client' from='USER BARE JID' to='...'>
+ * element, as the user through XEP-0356 (a privileged <forwarded> message to the user's
+ * server). -1 if the gateway has no message privilege (nothing sent). */
+int privilege_send_message_as_user(const char *inner_xml);
+
 /* ---- idmap.c ---------------------------------------------------------------------- */
 
 #define IDMAP_MAX 10000
@@ -367,5 +459,123 @@ const char *idmap_legacy(const struct idmap *m, const char *xmpp_id);
 const char *idmap_xmpp(const struct idmap *m, const char *legacy_id);
 /* Pairs held. */
 size_t idmap_count(const struct idmap *m);
+
+/* ---- contact presentation (issue 4 half B) ----------------------------------------- */
+
+/* privilege.c (privilege_send_message_as_user is declared above) */
+/* A <message> from the user's server to the component: if it is a XEP-0356 grant
+ * (urn:xmpp:privilege:2 or :1), remember it and return 1; else 0. */
+int privilege_grant(xmlNodePtr msg, const char *from);
+/* 1 once privileges are known: a grant arrived, or none came within PRIVILEGE_WAIT
+ * seconds of the first question. Until then friends wait (roster_pending). */
+int privilege_settled(void);
+/* 1 if the server lets the gateway set the user's roster. */
+int privilege_roster_set(void);
+/* Push one item into the user's roster (an iq set to the user's bare JID). name and group
+ * may be NULL; subscription "both", "none" or "remove". -1 without the privilege. */
+int privilege_roster_push(const char *jid, const char *name, const char *subscription,
+    const char *group);
+
+/* contact.c (presentation part) */
+/* Make c's roster entry real: a privileged roster push (then its presence and PEP items),
+ * or slidge's fallback subscription request. */
+void contact_roster_sync(struct slidge_contact *c);
+/* Privileges became known: sync every friend that waited for them. */
+void contact_roster_sync_all(void);
+/* LegacyContact.send_friend_request / accept_friend_request / reject_friend_request. */
+void contact_friend_request(struct slidge_contact *c, const char *text);
+void contact_friend_accept(struct slidge_contact *c, const char *text);
+void contact_friend_reject(struct slidge_contact *c, const char *text);
+/* The contact's name changed: PEP nick event and roster push. */
+void contact_name_changed(struct slidge_contact *c);
+
+/* presence.c (outgoing contact presences) */
+/* Emit the contact's presence of type `type` (NULL: its cached show/status/idle, caps and
+ * photo hash; "unavailable" when nothing is cached) to `to` (NULL: the user's bare JID),
+ * with its <nick> when not a friend. */
+void presence_contact(struct slidge_contact *c, const char *type, const char *to);
+/* The user's sync_presence preference (slidge's default: on). */
+int presence_sync_enabled(void);
+
+/* avatar.c */
+struct avatar {
+	unsigned char *data;
+	size_t len;
+	char sha1[41];                 /* hex SHA-1 of data: the XEP-0084 id, XEP-0153 hash */
+	char *unique_id;               /* the module's id, else the sha1 */
+	const char *type;              /* MIME type (static string) */
+	int width, height;             /* 0 if unknown */
+};
+/* A new avatar from bytes (copied). NULL if empty or on OOM. Caller frees. */
+struct avatar *avatar_new(const void *data, size_t len, const char *unique_id);
+void avatar_free(struct avatar *a);
+/* Base64 of data (caller frees), NULL on OOM. */
+char *avatar_base64(const unsigned char *data, size_t len);
+/* Hex SHA-1 of data into out. -1 on failure. */
+int avatar_sha1_hex(const void *data, size_t len, char out[41]);
+/* Replace c's avatar (a NULL: remove; ownership of a passes), then tell the user: PEP
+ * metadata event and a presence with the new hash, if c is a friend. */
+void avatar_contact_set(struct slidge_contact *c, struct avatar *a);
+/* The gateway's avatar (COMPONENT_AVATAR), NULL if none. */
+const struct avatar *avatar_component(void);
+/* Append <x xmlns='vcard-temp:x:update'><photo>hash</photo></x> for a (NULL: empty). */
+void avatar_write_update(struct xb *x, const struct avatar *a);
+
+/* vcard.c */
+/* Copy v into c's vCard (NULL clears it) and push the vCard4 PEP event if c is a friend. */
+void vcard_contact_set(struct slidge_contact *c, const struct slidge_vcard *v);
+void vcard_free(struct vcard *v);
+/* Append c's <vcard xmlns='urn:ietf:params:xml:ns:vcard-4.0'> to x. */
+void vcard_write_vcard4(struct xb *x, const struct slidge_contact *c);
+/* An iq with a vcard-temp or vCard4 child to a contact or the gateway. */
+enum inbound_result vcard_iq(struct inbound *in, xmlNodePtr q);
+
+/* disco.c */
+#define CAPS_NODE "https://slidge.im/slidge-c"
+/* disco#info / disco#items to a contact, bare or full JID. */
+enum inbound_result disco_iq(struct inbound *in, xmlNodePtr q);
+/* XEP-0115 ver string of a contact's full-JID disco#info (base64 SHA-1; static). */
+const char *disco_contact_caps_ver(const struct slidge_contact *c);
+/* XEP-0115 ver of identities ("category/type/lang/name", NULL-terminated) and features
+ * (NULL-terminated) into out (at least 29 bytes). -1 on failure. */
+int disco_caps_ver(const char *const *identities, const char *const *features, char *out,
+    size_t outsz);
+
+/* pep.c */
+/* pubsub items get on a contact's or the gateway's bare JID (the virtual PEP service). */
+enum inbound_result pep_iq(struct inbound *in, xmlNodePtr q);
+/* Headline PEP events from c (bare JID) to `to` (NULL: the user's bare JID), for
+ * friends only: nick, avatar metadata, vCard4. */
+void pep_send_nick(struct slidge_contact *c, const char *to);
+void pep_send_avatar(struct slidge_contact *c, const char *to);
+void pep_send_vcard(struct slidge_contact *c, const char *to);
+/* An available presence from a resource of the user to friend c: learn the resource's
+ * +notify features (caps cache or disco#info) and push the items it asked for. */
+void pep_user_available(struct inbound *in, struct slidge_contact *c);
+/* Forget the caps cache. */
+void pep_free(void);
+
+/* search.c */
+/* jabber:iq:search and jabber:iq:gateway (XEP-0055, XEP-0100). DEFERRED while on_search
+ * runs. */
+enum inbound_result search_iq(struct inbound *in, xmlNodePtr q);
+/* slidge_search_field / slidge_search_item: collected in the reply. */
+void search_reply_field(struct slidge_reply *r, const char *var, const char *label,
+    const char *type);
+void search_reply_item(struct slidge_reply *r, const char *const *values);
+
+/* iq.c: iqs the worker sends, and their answers */
+#define IQ_TIMEOUT 30.0
+/* Called once with the answer (an iq of type result or error), or NULL on timeout or at
+ * exit. */
+typedef void iq_cb(xmlNodePtr answer, void *arg);
+/* Send <iq type=type from=from to=to id=NEW>payload</iq> and call cb with its answer.
+ * -1 (cb not called) if it could not be sent. */
+int iq_send(const char *from, const char *to, const char *type, const char *payload,
+    iq_cb *cb, void *arg);
+/* An iq result or error for the worker: 1 if it answered one of ours (cb called). */
+int iq_answer(struct inbound *in);
+/* Forget every pending iq (callbacks get NULL). */
+void iq_free_all(void);
 
 #endif

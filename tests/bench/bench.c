@@ -682,7 +682,11 @@ gw_init(struct gw *g, const char *prefix, const char *home)
 		if (mkdir(g->home, 0700) < 0 && errno != EEXIST)
 			return -1;
 	} else {
-		snprintf(g->home, sizeof g->home, "/tmp/sbench.XXXXXX");
+		/* $BENCH_TMPDIR puts the gateway's home (and the users' stores) elsewhere,
+		 * e.g. on tmpfs (/dev/shm) to take the disk's fsync out. */
+		const char *base = getenv("BENCH_TMPDIR");
+
+		snprintf(g->home, sizeof g->home, "%s/sbench.XXXXXX", base && *base ? base : "/tmp");
 		if (!mkdtemp(g->home))
 			return -1;
 	}
@@ -818,7 +822,7 @@ rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 void
 gw_cleanup(struct gw *g)
 {
-	if (!g->keep && g->home[0] && strncmp(g->home, "/tmp/", 5) == 0)
+	if (!g->keep && g->home[0] && strstr(g->home, "/sbench."))
 		nftw(g->home, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -1195,6 +1199,14 @@ proc_mem(pid_t pid, struct proc_mem *m)
 			m->swap = v;
 	}
 	fclose(f);
+	m->pte = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "VmPTE: %ld kB", &m->pte) == 1)
+				break;
+		fclose(f);
+	}
 	return m->pss < 0 ? -1 : 0;
 }
 
@@ -1231,7 +1243,7 @@ proc_maps_top(pid_t pid, struct proc_map *out, size_t max)
 			name[0] = '\0';
 			sscanf(line, "%*s %*s %*s %*s %*s %599[^\n]", name);
 			nm = name[0] ? name : "[anon]";
-			snprintf(cur, sizeof cur, "%s", nm);
+			snprintf(cur, sizeof cur, "%.*s", (int)sizeof cur - 1, nm);
 			for (k = 0; k < n; k++)
 				if (strcmp(all[k].name, cur) == 0)
 					break;

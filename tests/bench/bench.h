@@ -120,8 +120,9 @@ struct gw {
 	double started_at;
 };
 
-/* Fill g: prefix from $SLIDGE_PREFIX or the argument, a new home dir under /tmp (or
- * `home` if not NULL: kept as it is, so a store can be reused). -1 on failure. */
+/* Fill g: prefix from the argument or $SLIDGE_PREFIX, a new home dir sbench.XXXXXX under
+ * $BENCH_TMPDIR or /tmp (or `home` if not NULL: kept as it is, so a store can be
+ * reused). -1 on failure. */
 int gw_init(struct gw *g, const char *prefix, const char *home);
 /* Start slidged connecting to the stub's port. -1 on failure. */
 int gw_start(struct gw *g, int port);
@@ -163,9 +164,10 @@ void gw_cpu(const struct gw *g, long long *sup_us, long long *workers_us);
 size_t proc_children(pid_t ppid, pid_t *out, size_t max);
 /* utime+stime of a process in microseconds, or -1. */
 long long proc_cpu_us(pid_t pid);
-/* Fields of /proc/PID/smaps_rollup in KiB (-1 where missing). */
+/* Fields of /proc/PID/smaps_rollup in KiB (-1 where missing), and VmPTE of
+ * /proc/PID/status: the page tables, kernel memory that PSS does not show. */
 struct proc_mem {
-	long rss, pss, pss_anon, pss_file, private_dirty, shared_clean, swap;
+	long rss, pss, pss_anon, pss_file, private_dirty, shared_clean, swap, pte;
 };
 int proc_mem(pid_t pid, struct proc_mem *m);
 /* The mappings of /proc/PID/smaps summed by name ([heap], [anon], library path...),

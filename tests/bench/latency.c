@@ -266,6 +266,12 @@ main(int argc, char **argv)
 	row("max / mean (ms)", "%.3f / %.3f", mx, mean);
 	row("null chain (machine floor) p50 / p99 (ms)", "%.3f / %.3f   (max %.3f)", base[0],
 	    base[2], base[4]);
+	row("CPU, % of a core: slidged / workers / stub", "%.0f / %.0f / %.0f",
+	    100.0 * (double)(sup1 - sup0) / (double)(t_end - t_start) * 1e3,
+	    100.0 * (double)(wk1 - wk0) / (double)(t_end - t_start) * 1e3,
+	    100.0 * (double)(me1 - me0) / (double)(t_end - t_start) * 1e3);
+	row("gateway CPU us per relayed stanza", "%.1f",
+	    (double)((sup1 - sup0) + (wk1 - wk0)) / (2.0 * (double)sent));
 	row("other processes' share of the machine", "%.0f%%  (load average %.1f before)",
 	    100 * others, load0);
 
@@ -276,10 +282,15 @@ main(int argc, char **argv)
 	    "\"lost\":%llu,\"bounced\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
 	    "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f,\"baseline_p50_ms\":%.3f,"
 	    "\"baseline_p90_ms\":%.3f,\"baseline_p99_ms\":%.3f,\"baseline_max_ms\":%.3f,"
-	    "\"others_machine_share\":%.3f,\"loadavg_before\":%.2f}", users, rate, sat,
+	    "\"others_machine_share\":%.3f,\"loadavg_before\":%.2f,"
+	    "\"supervisor_core_share\":%.3f,\"workers_core_share\":%.3f,\"stub_core_share\":%.3f,"
+	    "\"gateway_cpu_us_per_stanza\":%.2f}", users, rate, sat,
 	    sat > 0 ? rate / sat : 0, duration, sent_measured, l.n, lost,
 	    s.errors - err0, p50, p90, p99, p999, mx, mean, base[0], base[1], base[2], base[4],
-	    others, load0);
+	    others, load0, (double)(sup1 - sup0) / (double)(t_end - t_start) * 1e3,
+	    (double)(wk1 - wk0) / (double)(t_end - t_start) * 1e3,
+	    (double)(me1 - me0) / (double)(t_end - t_start) * 1e3,
+	    (double)((sup1 - sup0) + (wk1 - wk0)) / (2.0 * (double)sent));
 	json_emit(&j, json_path);
 	bbuf_free(&j);
 	free(l.v);

@@ -27,7 +27,7 @@ struct step {
 	int users;
 	int workers;                    /* child processes found */
 	struct proc_mem sup;
-	long wk_pss, wk_rss, wk_dirty, wk_anon;
+	long wk_pss, wk_rss, wk_dirty, wk_anon, wk_pte;
 	double wk_min, wk_med, wk_max;
 	double login_s;                 /* registration of this step to all logged in */
 	long ctl_sup_pss, ctl_wk_pss;   /* what slidgectl stats says, for comparison */
@@ -59,7 +59,7 @@ measure(struct gw *g, struct stub *s, struct step *st)
 
 	proc_mem(g->pid, &st->sup);
 	n = proc_children(g->pid, kids, MAX_WORKERS);
-	st->wk_pss = st->wk_rss = st->wk_dirty = st->wk_anon = 0;
+	st->wk_pss = st->wk_rss = st->wk_dirty = st->wk_anon = st->wk_pte = 0;
 	for (i = 0; i < n; i++) {
 		struct proc_mem m;
 
@@ -69,6 +69,8 @@ measure(struct gw *g, struct stub *s, struct step *st)
 		st->wk_rss += m.rss;
 		st->wk_dirty += m.private_dirty;
 		st->wk_anon += m.pss_anon;
+		if (m.pte > 0)
+			st->wk_pte += m.pte;
 		kids[k] = kids[i];
 		pss[k++] = (double)m.pss;
 	}
@@ -210,6 +212,8 @@ main(int argc, char **argv)
 		    st->login_s);
 	}
 	printf("\n");
+	row("page tables per worker (KiB, not in PSS)", "%.0f   (VmPTE, kernel memory)",
+	    steps[nsteps - 1].workers ? (double)steps[nsteps - 1].wk_pte / steps[nsteps - 1].workers : 0);
 	if (nsteps > 1)
 		row("increment per user (KiB PSS)", "%.0f   (%d -> %d users)", inc, steps[0].users,
 		    steps[nsteps - 1].users);
@@ -232,11 +236,12 @@ main(int argc, char **argv)
 		bbuf_printf(&j, "%s{\"users\":%d,\"workers\":%d,\"supervisor_pss_kb\":%ld,"
 		    "\"supervisor_rss_kb\":%ld,\"workers_pss_kb\":%ld,\"workers_rss_kb\":%ld,"
 		    "\"workers_private_dirty_kb\":%ld,\"workers_pss_anon_kb\":%ld,"
+		    "\"workers_page_tables_kb\":%ld,"
 		    "\"total_pss_kb\":%ld,\"pss_per_user_kb\":%.1f,\"worker_pss_min_kb\":%.0f,"
 		    "\"worker_pss_median_kb\":%.0f,\"worker_pss_max_kb\":%.0f,\"login_s\":%.2f,"
 		    "\"slidgectl_supervisor_pss_kb\":%ld,\"slidgectl_workers_pss_kb\":%ld}",
 		    i ? "," : "", st->users, st->workers, st->sup.pss, st->sup.rss, st->wk_pss,
-		    st->wk_rss, st->wk_dirty, st->wk_anon, tot, (double)tot / st->users,
+		    st->wk_rss, st->wk_dirty, st->wk_anon, st->wk_pte, tot, (double)tot / st->users,
 		    st->wk_min, st->wk_med, st->wk_max, st->login_s, st->ctl_sup_pss,
 		    st->ctl_wk_pss);
 	}

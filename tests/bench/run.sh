@@ -7,19 +7,22 @@
 #      BENCH_NO_BUILD=1; the bench programs come from build-bench/tests/bench/ when meson
 #      built them, else they are compiled here with cc
 #   2. runs, each bounded by `timeout`:
-#        relay    100 users x 4 in flight, then 1 user x 16 (saturation, CPU per stanza)
+#        relay    100 users x 4 in flight, then 1 user x 16 (saturation, CPU per stanza),
+#                 then 100 x 4 again with the home directory on tmpfs (/dev/shm)
 #        latency  open loop at 20% of the relay saturation (and 50%)
 #        memory   idle PSS at 1, 100, 1000 users (keeps its home for scale)
-#        scale    start with 1000 users -> all logged in; kill -9 -> echo works again
+#        scale    start with 1000 users -> all logged in; kill -9 -> echo works again;
+#                 then the start again with --boot-concurrency 32
 #   3. prints every table, then a summary against the targets, and writes each program's
 #      JSON object and a combined one to $BENCH_OUT (default build-bench/bench-results/),
 #      results.json.
 #
 # --quick: shorter runs and 100 users instead of 1000 (a smoke test, about a minute).
 # Environment: BENCH_BUILD (build dir), SLIDGE_PREFIX (install prefix), BENCH_OUT,
-# BENCH_USERS (default 1000), BENCH_NO_BUILD=1.
-# Everything runs on loopback, with its own home directories under /tmp; the whole suite
-# takes about 5 minutes on 2 cores.
+# BENCH_USERS (default 1000), BENCH_NO_BUILD=1, BENCH_TMPDIR (where the gateways' home
+# directories go; default /tmp, i.e. the disk, as /var/lib/slidge would be).
+# Everything runs on loopback, with its own home directories; the whole suite takes
+# 5 to 8 minutes on 2 cores.
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -99,6 +102,12 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 
 run relay 120 bench-relay --users 100 --window 4 --warmup $WARM --duration $DUR
 run relay-1user 120 bench-relay --users 1 --window 16 --warmup $WARM --duration $DUR
+# The same as the first with the gateway's home (the users' LMDB stores) on tmpfs: what
+# the disk's fsync costs.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	BENCH_TMPDIR=/dev/shm run relay-tmpfs 120 bench-relay --users 100 --window 4 \
+		--warmup $WARM --duration $DUR
+fi
 
 SAT=$(jnum "$OUT/relay.json" roundtrips_per_s)
 [ -n "$SAT" ] || SAT=5000
@@ -109,15 +118,18 @@ HOME_DIR=/tmp/sbench-suite.$$
 rm -rf "$HOME_DIR"
 run memory 400 bench-memory --steps "$STEPS" --home "$HOME_DIR"
 run scale 300 bench-scale --users "$USERS" --home "$HOME_DIR" --restarts 5
+run scale-c32 300 bench-scale --users "$USERS" --home "$HOME_DIR" --restarts 0 \
+	--boot-concurrency 32
 rm -rf "$HOME_DIR"
 
 # ---- the combined object and the summary ---------------------------------------------
 
 {
 	printf '{"suite":"slidge-c bench","date":"%s","commit":"%s","elapsed_s":%s' \
-		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
 		"$SECONDS"
-	for n in relay relay-1user latency latency-50 memory scale; do
+	for n in relay relay-1user relay-tmpfs latency latency-50 memory scale scale-c32; do
+		[ -s "$OUT/$n.json" ] || continue
 		printf ',"%s":' "$n"
 		tr -d '\n' <"$OUT/$n.json"
 	done

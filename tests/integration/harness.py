@@ -820,3 +820,402 @@ def echo_roundtrip(client, text, timeout=15):
     client.send_message(contact_jid("echo"), text)
     return client.wait_for(is_message(contact_jid("echo") + "/slidge", "chat", "echo: " + text),
                            timeout, since=start, what="'echo: %s' from echo@%s/slidge" % (text, COMPONENT))
+
+
+# ---------------------------------------------------------------------------------------
+# Isolation, supervision and control (test_isolation.py, test_supervision.py,
+# test_control.py): slidgectl, the workers' processes, a numbered chat stream with
+# timings, and a TCP proxy that can cut the component connection.
+
+def rogue_module():
+    """Absolute path of the rogue test module (tests/rogue), from SLIDGE_ROGUE_MODULE, or
+    None. It is built, never installed: tests/run-all.sh points the variable at the build
+    dir."""
+    p = os.environ.get("SLIDGE_ROGUE_MODULE", "")
+    return os.path.abspath(p) if p else None
+
+
+def ctl_socket(gw):
+    return os.path.join(gw.home, "slidged.sock")
+
+
+def slidgectl(gw, *args, json_out=False, as_user=None, socket_path=None, timeout=30):
+    """Run slidgectl against gw's control socket; returns the CompletedProcess (text).
+    as_user: run it as that user (setpriv), to test the peer check."""
+    cmd = [gw.slidgectl, "-s", socket_path or ctl_socket(gw)]
+    if json_out:
+        cmd.append("--json")
+    cmd += [str(a) for a in args]
+    if as_user is not None:
+        import pwd
+        pw = pwd.getpwnam(as_user)
+        cmd = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid, "--clear-groups",
+               "--"] + cmd
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIDGE_")}
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def ctl_json(gw, *args, expect=0):
+    """slidgectl --json ARGS, parsed; fails unless the exit status is expect."""
+    import json
+    r = slidgectl(gw, *args, json_out=True)
+    assert r.returncode == expect, "slidgectl %s: exit %d (expected %d)\nstdout: %s\nstderr: %s" % (
+        " ".join(map(str, args)), r.returncode, expect, r.stdout, r.stderr)
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError("slidgectl --json %s printed no JSON: %r (stderr %r)"
+                             % (" ".join(map(str, args)), r.stdout, r.stderr)) from None
+    assert doc.get("status") == expect, "slidgectl --json %s: %s" % (" ".join(map(str, args)), doc)
+    return doc
+
+
+def user_row(gw, jid):
+    """The `slidgectl --json status JID` row of a user (dict)."""
+    doc = ctl_json(gw, "status", jid)
+    assert len(doc["rows"]) == 1, doc
+    return doc["rows"][0]
+
+
+def worker_pid(gw, jid, timeout=15):
+    """pid of jid's running session worker (waits until it runs)."""
+    deadline = time.monotonic() + timeout
+    row = None
+    while time.monotonic() < deadline:
+        row = user_row(gw, jid)
+        if row.get("state") == "running" and int(row.get("pid") or 0) > 0:
+            return int(row["pid"])
+        time.sleep(0.05)
+    raise AssertionError("no running worker for %s after %ss: %s" % (jid, timeout, row))
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict (field -> text), or None if the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def pid_running(pid):
+    """The process exists and is not a zombie."""
+    st = proc_status(pid)
+    return st is not None and not st.get("State", "").startswith("Z")
+
+
+def wait_pids_gone(pids, timeout):
+    """Wait until none of pids runs; returns those still running after timeout."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if pid_running(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [p for p in left if pid_running(p)]
+    return left
+
+
+def gateway_workers(gw):
+    """pids of the running slidge-worker processes of gw (by the --state-dir under its
+    home dir, so that a worker is found whoever its parent is now)."""
+    home = os.path.realpath(gw.home) + "/"
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].endswith(b"slidge-worker"):
+            continue
+        for i, a in enumerate(argv[:-1]):
+            if a == b"--state-dir" and (argv[i + 1].decode(errors="replace") + "/").startswith(home):
+                if pid_running(int(d)):
+                    pids.append(int(d))
+                break
+    return pids
+
+
+def kill_pids(pids, sig=signal.SIGKILL):
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def log_mark(gw):
+    """Offset in slidged's log, for log_since / wait_log."""
+    return len(gw.log_text())
+
+
+def log_since(gw, mark):
+    return gw.log_text()[mark:]
+
+
+def wait_log(gw, pattern, mark=0, timeout=10, client=None):
+    """Wait until slidged's log (from mark) matches the regex pattern; returns the match.
+    client: a harness.Client whose event loop keeps running meanwhile."""
+    import re
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while True:
+        m = rx.search(log_since(gw, mark))
+        if m:
+            return m
+        if time.monotonic() > deadline:
+            raise AssertionError("slidged's log shows no /%s/ after %ss; since the mark:\n%s"
+                                 % (pattern, timeout, log_since(gw, mark)[-6000:]))
+        if client is not None:
+            client.pump(0.05)
+        else:
+            time.sleep(0.05)
+
+
+class Stream:
+    """One client's numbered messages to echo, and what answered each."""
+
+    def __init__(self, client, tag):
+        self.client = client
+        self.tag = tag
+        self.n = 0
+        self.sent = {}        # id -> (number, text, monotonic send time)
+        self.by_text = {}     # text -> id
+        self.answer = {}      # id -> ("echo" | "error", monotonic time, element)
+        self.extra = []       # answers that match nothing sent (duplicates, strangers)
+        self.active = True
+        client.xmpp.add_filter("in", self._incoming)
+
+    def _incoming(self, stanza):
+        now = time.monotonic()
+        el = stanza.xml
+        if local(el) == "message":
+            if el.get("type") == "error" and el.get("id") in self.sent:
+                self._answered(el.get("id"), "error", now, el)
+            else:
+                b = body(el)
+                if b and b.startswith("echo: ") and b[6:] in self.by_text \
+                        and bare(sfrom(el)) == contact_jid("echo"):
+                    self._answered(self.by_text[b[6:]], "echo", now, el)
+        return stanza
+
+    def _answered(self, mid, kind, now, el):
+        if mid in self.answer:
+            self.extra.append((kind, copy.deepcopy(el)))
+        else:
+            self.answer[mid] = (kind, now, copy.deepcopy(el))
+
+    def send(self):
+        self.n += 1
+        text = "%s %d" % (self.tag, self.n)
+        mid = "%s-%d-%s" % (self.tag, self.n, uuid.uuid4().hex[:4])
+        self.sent[mid] = (self.n, text, time.monotonic())
+        self.by_text[text] = mid
+        self.client.send_message(contact_jid("echo"), text, mid=mid)
+        return mid
+
+    def unanswered(self):
+        return [mid for mid in self.sent if mid not in self.answer]
+
+    def counts(self):
+        kinds = [a[0] for a in self.answer.values()]
+        return {"sent": len(self.sent), "echo": kinds.count("echo"), "error": kinds.count("error"),
+                "lost": len(self.unanswered()), "duplicates": len(self.extra)}
+
+    def latencies(self):
+        return [(self.answer[m][1] - t, n) for m, (n, _, t) in self.sent.items() if m in self.answer]
+
+    def max_latency(self, kinds=("echo",)):
+        lat = [self.answer[m][1] - t for m, (_, _, t) in self.sent.items()
+               if m in self.answer and self.answer[m][0] in kinds]
+        return max(lat) if lat else None
+
+    def max_gap(self):
+        """Longest time between two consecutive answers (echo or error) received."""
+        times = sorted(a[1] for a in self.answer.values())
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+    def errors(self):
+        return [(self.sent[m][0], a[2]) for m, a in self.answer.items() if a[0] == "error"]
+
+    def describe(self):
+        c = self.counts()
+        lat = self.max_latency(("echo", "error"))
+        return ("%s: sent %d, echoed %d, errors %d, silently lost %d, duplicates %d, max latency %s, "
+                "max gap %.3f s" % (self.tag, c["sent"], c["echo"], c["error"], c["lost"],
+                                    c["duplicates"], "%.3f s" % lat if lat is not None else "-",
+                                    self.max_gap()))
+
+
+class Chatter:
+    """Several clients, each sending a numbered message to echo every `period` seconds
+    while events happen; every message is then accounted for: an echo, an error with its
+    id, or silently lost. All clients share one event loop (the test's)."""
+
+    def __init__(self, streams, period=0.05):
+        self.streams = list(streams)
+        self.period = period
+        self.t0 = None
+
+    def run(self, seconds, events=()):
+        """Send for `seconds`; events: [(offset in seconds, callable)], each called once
+        when its time comes (its return value is kept in .results)."""
+        events = sorted(events, key=lambda e: e[0])
+        self.results = []
+        loop_client = self.streams[0].client
+        start = time.monotonic()
+        if self.t0 is None:
+            self.t0 = start
+        next_send = start
+        i = 0
+        while True:
+            now = time.monotonic()
+            if now - start >= seconds:
+                break
+            while i < len(events) and now - start >= events[i][0]:
+                self.results.append(events[i][1]())
+                i += 1
+            if now >= next_send:
+                for s in self.streams:
+                    if s.active:
+                        s.send()
+                next_send += self.period
+                if next_send < now:
+                    next_send = now + self.period
+            loop_client.pump(max(0.0, min(0.01, next_send - time.monotonic())))
+        while i < len(events):
+            self.results.append(events[i][1]())
+            i += 1
+
+    def drain(self, timeout):
+        """Pump until every message sent has its answer, or timeout."""
+        deadline = time.monotonic() + timeout
+        loop_client = self.streams[0].client
+        while time.monotonic() < deadline:
+            if not any(s.unanswered() for s in self.streams):
+                break
+            loop_client.pump(0.05)
+        loop_client.pump(0.3)  # late duplicates, if any
+
+    def report(self):
+        return "\n".join("  " + s.describe() for s in self.streams)
+
+
+class TcpProxy:
+    """A TCP proxy between slidged and Prosody's component port, so that a test can take
+    the XMPP server away from slidged (and only from slidged) and give it back.
+      up       bytes flow both ways
+      down     existing connections are closed; new ones are accepted and closed at once
+               (each one is recorded in .attempts with its time)
+      stalled  nothing slidged sends is read (its socket fills up); the rest flows"""
+
+    def __init__(self, target_port, rcvbuf=None):
+        import threading
+        self.target = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.mode = "up"
+        self.attempts = []      # (monotonic time, mode) of every accepted connection
+        self.pairs = []
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _close_pair(self, pair):
+        for s in pair:
+            try:
+                s.close()
+            except OSError:
+                pass
+        if pair in self.pairs:
+            self.pairs.remove(pair)
+
+    def _run(self):
+        import select
+        while not self.stop_ev.is_set():
+            with self.lock:
+                rlist = [self.lsock]
+                for c, u in self.pairs:
+                    if self.mode != "stalled":
+                        rlist.append(c)
+                    rlist.append(u)
+            try:
+                ready, _, _ = select.select(rlist, [], [], 0.05)
+            except (OSError, ValueError):
+                continue
+            with self.lock:
+                for s in ready:
+                    if s is self.lsock:
+                        try:
+                            c, _ = self.lsock.accept()
+                        except OSError:
+                            continue
+                        self.attempts.append((time.monotonic(), self.mode))
+                        if self.mode == "down":
+                            c.close()
+                            continue
+                        try:
+                            u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                        except OSError:
+                            c.close()
+                            continue
+                        self.pairs.append((c, u))
+                        continue
+                    pair = next((p for p in self.pairs if s in p), None)
+                    if pair is None:
+                        continue
+                    other = pair[1] if s is pair[0] else pair[0]
+                    try:
+                        data = s.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self._close_pair(pair)
+                        continue
+                    try:
+                        other.sendall(data)
+                    except OSError:
+                        self._close_pair(pair)
+
+    def cut(self):
+        """The server goes away: close what is open, accept-and-close from now on."""
+        with self.lock:
+            self.mode = "down"
+            for p in list(self.pairs):
+                self._close_pair(p)
+
+    def restore(self):
+        with self.lock:
+            self.mode = "up"
+
+    def stall(self, on=True):
+        with self.lock:
+            if on:
+                self.mode = "stalled"
+            elif self.mode == "stalled":
+                self.mode = "up"
+
+    def connected(self):
+        with self.lock:
+            return len(self.pairs)
+
+    def close(self):
+        self.stop_ev.set()
+        self.thread.join(5)
+        with self.lock:
+            for p in list(self.pairs):
+                self._close_pair(p)
+            self.lsock.close()
