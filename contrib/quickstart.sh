@@ -26,7 +26,7 @@ DEMO_PASSWORD=${DEMO_PASSWORD:-romeo}
 GW=gw.localhost
 
 PKGS=(meson ninja-build pkg-config gcc libxml2-dev libev-dev liblmdb-dev libcurl4-gnutls-dev
-	libqrencode-dev libgnutls28-dev libmsgpack-dev libseccomp-dev libpng-dev libidn-dev
+	libqrencode-dev libgnutls28-dev nettle-dev libmsgpack-dev libseccomp-dev libpng-dev libidn-dev
 	prosody openssl)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

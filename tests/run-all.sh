@@ -94,7 +94,7 @@ EOF
 # ---- 1. packages -------------------------------------------------------------------------
 
 PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libxml2-dev libev-dev
-	liblmdb-dev libcurl4-gnutls-dev libqrencode-dev libgnutls28-dev libmsgpack-dev
+	liblmdb-dev libcurl4-gnutls-dev libqrencode-dev libgnutls28-dev nettle-dev libmsgpack-dev
 	libseccomp-dev libpng-dev libidn-dev prosody prosody-modules python3-slixmpp
 	python3-pytest lmdb-utils zbar-tools)
 

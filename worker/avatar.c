@@ -10,13 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
+#include <nettle/sha1.h>
 
 #include "log.h"
 #include "worker.h"
 
 #define AVATAR_MAX (8u << 20)   /* larger avatars are refused (stanza limits anyway) */
+
+void
+avatar_sha1(const void *data, size_t len, unsigned char out[20])
+{
+	struct sha1_ctx ctx;
+
+	/* nettle, not GnuTLS: the worker needs only SHA-1, and GnuTLS brought eight more
+	 * libraries into every worker's memory. */
+	sha1_init(&ctx);
+	sha1_update(&ctx, len, data);
+	sha1_digest(&ctx, SHA1_DIGEST_SIZE, out);
+}
 
 int
 avatar_sha1_hex(const void *data, size_t len, char out[41])
@@ -25,8 +36,7 @@ avatar_sha1_hex(const void *data, size_t len, char out[41])
 	unsigned char d[20];
 	size_t i;
 
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, data, len, d) < 0)
-		return -1;
+	avatar_sha1(data, len, d);
 	for (i = 0; i < sizeof d; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 15];

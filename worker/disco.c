@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 
 #include "log.h"
 #include "worker.h"
@@ -145,8 +143,8 @@ ver_of(struct buf *b, char *out, size_t outsz)
 	unsigned char d[20];
 	char *s;
 
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, b->data ? b->data : "", b->len, d) < 0 ||
-	    (s = avatar_base64(d, sizeof d)) == NULL)
+	avatar_sha1(b->data ? b->data : "", b->len, d);
+	if ((s = avatar_base64(d, sizeof d)) == NULL)
 		return -1;
 	snprintf(out, outsz, "%s", s);
 	free(s);

@@ -123,10 +123,6 @@ store_open(const char *dir)
 	MDB_val k, v;
 	int rc, dead = 0;
 
-	if (mem_msg == NULL && (mem_msg = idmap_new(IDMAP_MAX)) == NULL)
-		fatal("out of memory");
-	if (mem_thread == NULL && (mem_thread = idmap_new(IDMAP_MAX)) == NULL)
-		fatal("out of memory");
 	if (env != NULL)
 		return 0;
 	if ((size_t)snprintf(path, sizeof path, "%s/messages.mdb", dir) >= sizeof path) {
@@ -142,7 +138,12 @@ store_open(const char *dir)
 		goto fail;
 	/* MDB_NOSUBDIR: two files in the state dir, no directory of our own to create.
 	 * MDB_NOTLS: read transactions are not tied to a thread (a module may have some). */
-	if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600)) != 0)
+	/* MDB_NOSYNC: no fdatasync per message (two thirds of the worker's relay cost);
+	 * store_synced() flushes at most a second later and at close. A killed process
+	 * loses nothing (the pages are the kernel's); a machine crash may undo the last
+	 * second of id mappings, and LMDB keeps the file consistent on write-ordered
+	 * filesystems (MDB_WRITEMAP is not used). */
+	if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0600)) != 0)
 		goto fail;
 	if (mdb_env_get_maxkeysize(env) < KEY_BUF) {
 		log_error("store: this LMDB takes keys of %d bytes, %d needed",
@@ -189,11 +190,38 @@ fail:
 	return -1;
 }
 
+static ev_timer sync_timer;
+
+static void
+sync_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	if (env != NULL && mdb_env_sync(env, 1) != 0)
+		log_warn("store: sync failed");
+}
+
+/* A write happened: make it durable within a second. */
+static void
+store_dirty(void)
+{
+	/* The worker runs on libev's default loop. */
+	if (ev_is_active(&sync_timer))
+		return;
+	ev_timer_init(&sync_timer, sync_cb, 1.0, 0.);
+	ev_timer_start(EV_DEFAULT, &sync_timer);
+}
+
 void
 store_close(void)
 {
-	if (env != NULL)
+	if (ev_is_active(&sync_timer))
+		ev_timer_stop(EV_DEFAULT, &sync_timer);
+	if (env != NULL) {
+		mdb_env_sync(env, 1);
 		mdb_env_close(env);
+	}
 	env = NULL;
 	idmap_free(mem_msg);
 	idmap_free(mem_thread);
@@ -360,6 +388,7 @@ store_write(write_fn *fn, void *arg, const char *what)
 		rc = mdb_txn_commit(txn);
 		if (rc == 0) {
 			next_serial++;
+			store_dirty();
 			return 0;
 		}
 		if (rc != MDB_MAP_FULL)
@@ -401,10 +430,16 @@ id_put_fn(MDB_txn *txn, void *arg)
 	return log_append(txn, a->kind, rec, lx + 1 + ll);
 }
 
+/* The in-memory fallback, made only when the store could not be opened: its buckets
+ * cost half a megabyte per worker otherwise. NULL on OOM. */
 static struct idmap *
 mem_map(enum store_kind k)
 {
-	return k == STORE_THREAD ? mem_thread : mem_msg;
+	struct idmap **m = k == STORE_THREAD ? &mem_thread : &mem_msg;
+
+	if (*m == NULL)
+		*m = idmap_new(IDMAP_MAX);
+	return *m;
 }
 
 int

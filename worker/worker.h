@@ -511,6 +511,8 @@ struct avatar *avatar_new(const void *data, size_t len, const char *unique_id);
 void avatar_free(struct avatar *a);
 /* Base64 of data (caller frees), NULL on OOM. */
 char *avatar_base64(const unsigned char *data, size_t len);
+/* SHA-1 of len bytes into out (20 bytes). */
+void avatar_sha1(const void *data, size_t len, unsigned char out[20]);
 /* Hex SHA-1 of data into out. -1 on failure. */
 int avatar_sha1_hex(const void *data, size_t len, char out[41]);
 /* Replace c's avatar (a NULL: remove; ownership of a passes), then tell the user: PEP

@@ -20,7 +20,7 @@ import pytest
 
 import harness
 from harness import (COMPONENT, Chatter, Stream, TcpProxy, accept_subscriptions,
-                     connected_status, contact_jid, echo_roundtrip, is_message, is_presence,
+                     connected_status, contact_jid, echo_roundtrip, is_presence,
                      local, register, sfrom, stanza_error, tostr)
 
 CALM_MAX_LATENCY = 0.5     # "the others never noticed"
