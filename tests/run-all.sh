@@ -166,7 +166,8 @@ integration() {
 	say "$name: integration tests against $prefix"
 	rm -f "$xml"
 	# shellcheck disable=SC2086
-	SLIDGE_PREFIX=$prefix timeout -k 10 900 "$PY" -m pytest -p no:cacheprovider -rfEs \
+	SLIDGE_PREFIX=$prefix SLIDGE_ROGUE_MODULE=$dir/tests/rogue/rogue.so \
+		timeout -k 10 900 "$PY" -m pytest -p no:cacheprovider -rfEs \
 		--junitxml="$xml" ${PYTEST_ARGS:-} tests/integration
 	local rc=$?
 	local counts
