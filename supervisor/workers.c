@@ -37,6 +37,11 @@
 #define RESTART_MIN 0.1                /* delay after a second crash; doubles per crash */
 #define RESTART_MAX 60.0
 #define CRASH_HISTORY 32
+/* What a worker may emit: a sustained rate and a burst (a token bucket). A session
+ * answering its user, or replaying a backlog, stays far below; a worker above is
+ * flooding the component stream that every other user shares, and is killed. */
+#define EMIT_RATE 1000.0               /* stanzas per second, sustained */
+#define EMIT_BURST 5000.0
 
 /* A stanza sent to (or waiting for) a worker, with what a bounce needs. */
 struct qitem {
@@ -66,6 +71,8 @@ struct worker {
 	void *arg;
 	int hello, manifest, stopping, answered;
 	ev_timer ping;                  /* liveness: see w_ping_cb */
+	double tokens;                  /* emission budget, see EMIT_RATE */
+	ev_tstamp tokens_at;
 	int ping_out;                   /* a PING is outstanding */
 	unsigned long long frames_at_ping;
 	uint64_t ping_seq;
@@ -472,6 +479,8 @@ spawn(enum worker_role role, struct user *u)
 	ev_init(&w->killer, w_killer_cb);
 	ev_init(&w->ping, w_ping_cb);
 	w->started = time(NULL);
+	w->tokens = EMIT_BURST;
+	w->tokens_at = ev_now(G.loop);
 	if (role == ROLE_SESSION && G.cfg.ping_interval > 0) {
 		ev_timer_set(&w->ping, G.cfg.ping_interval, 0.);
 		ev_timer_start(G.loop, &w->ping);
@@ -784,6 +793,19 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		xmlDocPtr doc;
 		if (w->role != ROLE_SESSION || !u)
 			break;
+		{
+			ev_tstamp now = ev_now(G.loop);
+			w->tokens += (now - w->tokens_at) * EMIT_RATE;
+			w->tokens_at = now;
+			if (w->tokens > EMIT_BURST)
+				w->tokens = EMIT_BURST;
+			if (w->tokens < 1.0) {
+				w_kill(w, "it floods the component stream (over 5000 stanzas at once, or "
+				    "1000 per second sustained)");
+				return;
+			}
+			w->tokens -= 1.0;
+		}
 		doc = policy_check_emit(u->rec.jid, m->v[EMIT_xml].s, m->v[EMIT_xml].len, &why);
 		if (!doc) {
 			char msg[200];
