@@ -31,6 +31,8 @@ struct config {
 	int crash_window;          /* --crash-window seconds, default 600 */
 	int ping_interval;         /* --ping-interval seconds, default 30 */
 	int ping_timeout;          /* --ping-timeout seconds after a ping: hung, default 15 */
+	int worker_emit_rate;      /* --worker-emit-rate stanzas/s sustained, default 1000 */
+	int worker_emit_burst;     /* --worker-emit-burst stanzas at once, default 2000 */
 	char **extra;              /* slidge's other options by long name ("avatar-size"):
 	                              extra[2*i] name, extra[2*i+1] value, i < nextra; booleans
 	                              are "true"/"false", every option with a slidge default

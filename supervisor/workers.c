@@ -37,11 +37,12 @@
 #define RESTART_MIN 0.1                /* delay after a second crash; doubles per crash */
 #define RESTART_MAX 60.0
 #define CRASH_HISTORY 32
-/* What a worker may emit: a sustained rate and a burst (a token bucket). A session
- * answering its user, or replaying a backlog, stays far below; a worker above is
- * flooding the component stream that every other user shares, and is killed. */
-#define EMIT_RATE 1000.0               /* stanzas per second, sustained */
-#define EMIT_BURST 5000.0
+/* What a worker may emit: --worker-emit-rate sustained and --worker-emit-burst at once (a
+ * token bucket). A session answering its user, or replaying a backlog, stays far below; a
+ * worker above is flooding the component stream that every other user shares (the XMPP
+ * server's time goes to it), and is killed. */
+#define EMIT_RATE ((double)(G.cfg.worker_emit_rate > 0 ? G.cfg.worker_emit_rate : 1000))
+#define EMIT_BURST ((double)(G.cfg.worker_emit_burst > 0 ? G.cfg.worker_emit_burst : 2000))
 
 /* A stanza sent to (or waiting for) a worker, with what a bounce needs. */
 struct qitem {
@@ -800,8 +801,8 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			if (w->tokens > EMIT_BURST)
 				w->tokens = EMIT_BURST;
 			if (w->tokens < 1.0) {
-				w_kill(w, "it floods the component stream (over 5000 stanzas at once, or "
-				    "1000 per second sustained)");
+				w_kill(w, "it floods the component stream (over --worker-emit-burst "
+				    "stanzas at once, or --worker-emit-rate per second sustained)");
 				return;
 			}
 			w->tokens -= 1.0;
