@@ -4,7 +4,14 @@
  *
  * Registration: username + password; --demo-registration form|2fa|qr picks the flow.
  * Contacts after login: echo, alice, bob. Echo repeats what the user says, and takes
- * script commands (a text starting with '/') that make the network do things. */
+ * script commands (a text starting with '/') that make the network do things.
+ *
+ * Additions to DEMO.md (only added, as its contract requires):
+ *   --demo-reactions any|single|limited   echo's reaction restrictions (default any:
+ *                                         none; single: one emoji; limited: only
+ *                                         the allow-list of available_emojis)
+ *   /my-presence                          echo says the user's merged XMPP presence as
+ *                                         the module saw it (on_presence) */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
