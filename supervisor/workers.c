@@ -668,7 +668,9 @@ flush_queue(struct user *u)
 	struct qitem *q;
 	struct proto_val v[STANZA__NFIELDS] = { 0 };
 
-	while (w && w->ch && u->state == U_RUNNING && (q = qlist_pop(&u->queue))) {
+	/* Nothing more for a worker that was told to stop: what arrives meanwhile waits for
+	 * the next worker (a restart) or is answered when the user is gone (unregister). */
+	while (w && w->ch && !w->stopping && u->state == U_RUNNING && (q = qlist_pop(&u->queue))) {
 		q->seq = ++w->next_seq;
 		v[STANZA_seq].u = q->seq;
 		v[STANZA_xml].s = q->xml;
@@ -1034,6 +1036,9 @@ w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 		if (u->held)
 			bounce_all(&u->queue, "recipient-unavailable",
 			    "Your session on this gateway was stopped by its operator.");
+		if (G.shutting_down)
+			bounce_all(&u->queue, "recipient-unavailable",
+			    "The gateway is shutting down; this was not delivered. Try again when it is back.");
 		if (u->restart_now && !G.shutting_down) {
 			u->restart_now = 0;
 			u->restarts++;
