@@ -132,7 +132,7 @@ int
 main(int argc, char **argv)
 {
 	char *path = NULL;
-	int json = 0, i, fd, rc;
+	int json = 0, i, fd = -1, rc = EXIT_USAGE;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct proto_val v[CTL_REQUEST__NFIELDS] = { 0 };
 	struct proto_msg m = { 0 };
@@ -142,52 +142,57 @@ main(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc) {
+			free(path);
 			path = strdup(argv[++i]);
 		} else if (!strncmp(argv[i], "--socket=", 9)) {
+			free(path);
 			path = strdup(argv[i] + 9);
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("slidgectl %s\n", SLIDGE_VERSION);
-			return 0;
+			rc = 0;
+			goto out;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "slidgectl: unknown option %s\n", argv[i]);
 			usage(stderr);
-			return EXIT_USAGE;
+			goto out;
 		} else {
 			break;
 		}
 	}
 	if (i >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (!path && !(path = default_socket())) {
 		fprintf(stderr, "slidgectl: no control socket found: pass -s PATH\n");
-		return EXIT_USAGE;
+		goto out;
 	}
 	v[CTL_REQUEST_command].s = argv[i++];
 	for (; i < argc; i++)
-		if (proto_list_add(&v[CTL_REQUEST_args].list, argv[i]) < 0)
-			return 1;
+		if (proto_list_add(&v[CTL_REQUEST_args].list, argv[i]) < 0) {
+			rc = 1;
+			goto out;
+		}
 	if (proto_encode(&out, PROTO_CTL_REQUEST, v) < 0) {
 		fprintf(stderr, "slidgectl: request too large\n");
-		return EXIT_USAGE;
+		goto out;
 	}
-	proto_list_free(&v[CTL_REQUEST_args].list);
 
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "slidgectl: socket path too long\n");
-		return EXIT_USAGE;
+		goto out;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		fprintf(stderr, "slidgectl: cannot connect to %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+		goto out;
 	}
 	/* slidged may answer (a refusal) and close before reading the request: a failed
 	 * write is not the end, the reply may be waiting. */
@@ -209,22 +214,21 @@ main(int argc, char **argv)
 			break;
 		if (e != PROTO_ERR_INCOMPLETE) {
 			fprintf(stderr, "slidgectl: bad reply: %s\n", proto_strerror(e));
-			return EXIT_USAGE;
+			goto out;
 		}
 		if (poll(&pfd, 1, 30000) <= 0) {
 			fprintf(stderr, "slidgectl: no reply from slidged in 30 s\n");
-			return EXIT_USAGE;
+			goto out;
 		}
 		n = read(fd, rb, sizeof rb);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			fprintf(stderr, "slidgectl: slidged closed the connection\n");
-			return EXIT_USAGE;
+			goto out;
 		}
 		buf_append(&in, rb, (size_t)n);
 	}
-	close(fd);
 	if (json) {
 		print_json(&m);
 	} else if (m.v[CTL_REPLY_status].u != CTL_OK) {
@@ -235,7 +239,11 @@ main(int argc, char **argv)
 		puts(m.v[CTL_REPLY_text].s);
 	}
 	rc = (int)m.v[CTL_REPLY_status].u;
+out:
+	if (fd >= 0)
+		close(fd);
 	proto_msg_free(&m);
+	proto_list_free(&v[CTL_REQUEST_args].list);
 	buf_free(&in, 0);
 	buf_free(&out, 0);
 	free(path);
