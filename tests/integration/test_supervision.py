@@ -51,6 +51,7 @@ def test_zero_silent_losses(gateways, clients):
 
     mark = harness.log_mark(gw)
     when = {}
+    commands = {}
 
     def kill9():
         when["killed"] = time.monotonic()
@@ -58,7 +59,7 @@ def test_zero_silent_losses(gateways, clients):
 
     def hang():
         when["hung"] = time.monotonic()
-        cs["hung"].send_message(contact_jid("echo"), "/hang")
+        commands["hung"] = cs["hung"].send_message(contact_jid("echo"), "/hang")
 
     def restart():
         when["restarted"] = time.monotonic()
@@ -67,7 +68,7 @@ def test_zero_silent_losses(gateways, clients):
 
     def crash():
         when["crashed"] = time.monotonic()
-        cs["crashed"].send_message(contact_jid("echo"), "/crash")
+        commands["crashed"] = cs["crashed"].send_message(contact_jid("echo"), "/crash")
 
     chat.run(HUNG_BACK_WITHIN + 3, events=[(0.0, kill9), (0.2, hang), (0.4, restart), (0.6, crash)])
     chat.drain(20)
@@ -94,9 +95,14 @@ def test_zero_silent_losses(gateways, clients):
             check(stanza_error(el)[1] == "recipient-unavailable" and sfrom(el) == contact_jid("echo"),
                   "%s: message %d got an unexpected error: %s" % (n, num, tostr(el)))
 
-    # (the demo's /crash and /hang complete on_text, so the command itself is acked,
-    # "handed to the legacy network", before the network crashes or hangs: it has no
-    # answer of its own; what came after it is counted above)
+    # the commands that broke their worker got their error too (the demo crashes or hangs
+    # before it accepts the message: DEMO.md)
+    for n in ("hung", "crashed"):
+        mid = commands.get(n)
+        err = cs[n].find(lambda el, mid=mid: local(el) == "message" and el.get("id") == mid)
+        check(err is not None and err.get("type") == "error"
+              and stanza_error(err)[1] == "recipient-unavailable",
+              "%s: the command message got %s" % (n, tostr(err) if err is not None else "no answer"))
 
     # the others never noticed
     for n in ("calm1", "calm2"):
@@ -147,7 +153,10 @@ def test_crash_loop_parks_the_session(gateways, clients):
     mark = harness.log_mark(gw)
     for i in range(1, 4):
         start = c.mark()
-        c.send_message(contact_jid("echo"), "/crash")
+        mid = c.send_message(contact_jid("echo"), "/crash")
+        err = c.wait_for(lambda el: local(el) == "message" and el.get("id") == mid, 10, start,
+                         what="the error answering /crash number %d" % i)
+        assert err.get("type") == "error" and stanza_error(err)[1] == "recipient-unavailable", tostr(err)
         harness.wait_log(gw, r"session worker %d killed by signal 6" % pid, mark, 10, c)
         if i < 3:
             c.wait_for(connected_status("looper"), 10, start, what="the session back after crash %d" % i)
@@ -402,7 +411,12 @@ def test_slow_server_backpressure(gateways, clients, prosody):
             peak = max(peak, rss_kb(gw.proc.pid) or 0)
             c.pump(0.1)
         print("\nslidged RSS %d kB before, %d kB at most while stalled" % (base, peak))
-        assert peak - base < 16 * 1024, "slidged grew by %d kB while the server was stalled" % (peak - base)
+        # Under AddressSanitizer freed memory sits in its quarantine (256 MB by default):
+        # RSS says nothing about buffering there, the normal build's run checks it.
+        with open("/proc/%d/maps" % gw.proc.pid) as f:
+            sanitized = "libasan" in f.read()
+        if not sanitized:
+            assert peak - base < 16 * 1024, "slidged grew by %d kB while the server was stalled" % (peak - base)
         proxy.stall(False)
         t0 = time.monotonic()
 
