@@ -181,21 +181,24 @@ def test_rogue_worker_dies_alone(arena, act):
 
     streams = [Stream(c, "%s-%s" % (act, c.jid.split("@")[0])) for c in bystanders + [rogue]]
     chat = Chatter(streams, period=0.05)
-    chat.run(1.0)
-
-    log_mark = harness.log_mark(gw)
     text = "/rogue " + act
     if arg == "BYSTANDER":
         text += " " + bystanders[0].jid
     elif arg:
         text += " " + arg
-    trigger_at = time.monotonic()
-    trigger_mark = rogue.mark()
-    trigger = rogue.send_message(contact_jid("echo"), text)
-    chat.run(4.0 if act != "flood" else 7.0)
-    chat.drain(15)
-    for s in streams:
-        s.client.xmpp.del_filter("in", s._incoming)
+    try:
+        chat.run(1.0)
+        log_mark = harness.log_mark(gw)
+        trigger_at = time.monotonic()
+        trigger_mark = rogue.mark()
+        trigger = rogue.send_message(contact_jid("echo"), text)
+        # long enough to see the bystanders through the kill and the rogue's restart
+        # (0.1 s of backoff, then a login), or through the whole flood
+        chat.run(2.5 if act != "flood" else 6.0)
+        chat.drain(15)
+    finally:
+        for s in streams:
+            s.client.xmpp.del_filter("in", s._incoming)
     print("\n%s:\n%s" % (act, chat.report()))
 
     # Every check is made, then all the failures are reported together: which of the
@@ -269,3 +272,35 @@ def test_rogue_worker_dies_alone(arena, act):
     rogue.disconnect()
     assert not problems, "/rogue %s:\n  - %s\nslidged's log since the act (tail):\n%s" % (
         act, "\n  - ".join(problems), log[-3000:])
+
+
+def test_last_words_of_a_dying_worker_arrive(arena):
+    """A worker emits valid stanzas and exits at once (as a crashing module may): slidged
+    sees the exit and the frames at about the same time, and whichever it handles first,
+    what the worker said before it died reaches the user; the stanza being handled is
+    bounced. Repeated, since it is a race."""
+    gw = arena.gw
+    rogue = arena.clients.new("lastw")
+    register(rogue, "lastwords")
+    n = 200
+    problems = []
+    for attempt in range(1, 5):  # 4 exits: under the default --max-crashes 5
+        pid = harness.worker_pid(gw, rogue.jid)
+        start = rogue.mark()
+        mid = rogue.send_message(contact_jid("echo"), "/rogue last-words %d" % n)
+        rogue.wait_for(connected_status("lastwords"), 15, start,
+                       what="the session back after exit %d" % attempt)
+        rogue.pump(0.3)
+        got = [harness.body(el) for el in rogue.received[start:]
+               if local(el) == "message" and (harness.body(el) or "").startswith("last words ")]
+        want = ["last words %d/%d" % (i, n) for i in range(1, n + 1)]
+        if got != want:
+            problems.append("exit %d (worker %d): %d of %d last words arrived" % (
+                attempt, pid, len(got), n))
+        err = rogue.find(lambda el: local(el) == "message" and el.get("id") == mid, start)
+        if err is None or err.get("type") != "error":
+            problems.append("exit %d: the message being handled got %s" % (
+                attempt, tostr(err) if err is not None else "no answer"))
+    arena.clients.all.remove(rogue)
+    rogue.disconnect()
+    assert not problems, "\n  - " + "\n  - ".join(problems)

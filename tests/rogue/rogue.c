@@ -18,6 +18,7 @@
  *   /rogue unknown-type        a frame of message type 99
  *   /rogue ack-unknown         an ACK for a seq slidged never sent
  *   /rogue hello-again         a second HELLO
+ *   /rogue last-words [N]      N valid EMITs ("last words i/N", default 10), then _exit(0)
  *   /rogue flood [SECONDS]     valid EMITs (to its own user) as fast as the socket takes
  *                              them, for SECONDS (default 3); the server drops them
  *   /crash, /hang              as the demo: abort, busy loop
@@ -193,6 +194,20 @@ rogue_act(struct slidge_session *s, struct slidge_contact *echo, const char *cmd
 		static const unsigned char f[] = { 0, 0, 0, 12, 0x94, T_HELLO, 0x01, 0xa7,
 			's', 'e', 's', 's', 'i', 'o', 'n', 0x01 };
 		raw_write(f, sizeof f, 0);
+	} else if (strcmp(cmd, "last-words") == 0) {
+		/* Valid stanzas, then an exit: what a worker said before it died must still
+		 * reach its user (whatever slidged notices first, the exit or the frames). */
+		long i, n = *arg ? atol(arg) : 10;
+
+		if (n < 1 || n > 1000)
+			n = 10;
+		for (i = 1; i <= n; i++) {
+			snprintf(xml, sizeof xml, "<message from='echo@%s/slidge' to='%s' type='chat'>"
+			    "<body>last words %ld/%ld</body></message>", gw, user, i, n);
+			if (emit_raw(xml, 0) < 0)
+				break;
+		}
+		_exit(0);
 	} else if (strcmp(cmd, "flood") == 0) {
 		struct timespec ts;
 		double end, now;
