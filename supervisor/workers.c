@@ -73,6 +73,7 @@ struct worker {
 	int hello, manifest, stopping, answered;
 	ev_timer ping;                  /* liveness: see w_ping_cb */
 	double tokens;                  /* emission budget, see EMIT_RATE */
+	int exited, status;             /* the process is gone (waitpid status) */
 	ev_tstamp tokens_at;
 	int ping_out;                   /* a PING is outstanding */
 	unsigned long long frames_at_ping;
@@ -349,6 +350,7 @@ static void w_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
 static void w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void w_ping_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void w_stderr_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void w_finish(struct worker *w);
 
 static struct worker *
 spawn(enum worker_role role, struct user *u)
@@ -572,7 +574,9 @@ w_kill(struct worker *w, const char *why)
 		chan_free(w->ch);
 		w->ch = NULL;
 	}
-	kill(w->pid, SIGKILL);
+	/* A reaped pid may belong to someone else by now. */
+	if (!w->exited)
+		kill(w->pid, SIGKILL);
 }
 
 int
@@ -611,6 +615,11 @@ w_killer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (w->exited) {
+		/* Exited, and its channel never said EOF: finish without the rest. */
+		w_finish(w);
+		return;
+	}
 	w_kill(w, "it did not stop in time");
 }
 
@@ -676,9 +685,15 @@ flush_queue(struct user *u)
 		v[STANZA_xml].s = q->xml;
 		v[STANZA_xml].len = q->len;
 		if (chan_send(w->ch, PROTO_STANZA, v) < 0) {
-			bounce(q, "resource-constraint", "The gateway is overloaded; try again later.");
-			qitem_free(q);
-			w_kill(w, "its channel is full");
+			/* The worker is gone or hopelessly behind: this stanza waits for the next
+			 * one, at the front, in its order. */
+			q->next = u->queue.head;
+			u->queue.head = q;
+			if (!u->queue.tail)
+				u->queue.tail = q;
+			u->queue.n++;
+			u->queue.bytes += q->len;
+			w_kill(w, "its channel is closed or full");
 			return;
 		}
 		qlist_push(&w->unacked, q);
@@ -873,13 +888,17 @@ w_err(struct chan *c, int err, const char *why, void *arg)
 
 	(void)c;
 	if (err == 0) {
-		/* EOF: the worker is exiting; the child watcher does the rest. */
+		/* EOF: the worker is exiting; the child watcher does the rest (or did). */
 		chan_free(w->ch);
 		w->ch = NULL;
+		if (w->exited)
+			w_finish(w);
 		return;
 	}
 	snprintf(msg, sizeof msg, "channel: %s", why ? why : strerror(err));
 	w_kill(w, msg);
+	if (w->exited)
+		w_finish(w);
 }
 
 static void
@@ -968,19 +987,40 @@ session_crashed(struct user *u)
 		u->backoff = RESTART_MAX;
 }
 
+/* The worker process is gone. Its last frames (acks, goodbye presences) may still be in
+ * the socket: the channel reads them, and the worker is finished when the channel says
+ * EOF (or after a short grace if it does not). */
 static void
 w_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 {
 	struct worker *w = (struct worker *)((char *)cw - offsetof(struct worker, cw));
-	struct user *u = w->u;
-	int st = cw->rstatus;
-	char how[400];
 
 	(void)loop;
 	(void)revents;
 	ev_child_stop(G.loop, cw);
 	ev_timer_stop(G.loop, &w->killer);
 	ev_timer_stop(G.loop, &w->ping);
+	w->exited = 1;
+	w->status = cw->rstatus;
+	if (!w->ch) {
+		w_finish(w);
+		return;
+	}
+	/* Read what is left even while workers are paused for backpressure: it is bounded by
+	 * the dead worker's socket buffer. */
+	chan_pause(w->ch, 0);
+	ev_timer_set(&w->killer, 2.0, 0.);
+	ev_timer_start(G.loop, &w->killer);
+}
+
+static void
+w_finish(struct worker *w)
+{
+	struct user *u = w->u;
+	int st = w->status;
+	char how[400];
+
+	ev_timer_stop(G.loop, &w->killer);
 	/* Whatever it printed last (an ASan report, a reason) goes to the log too. */
 	while (w->errfd >= 0) {
 		char rb[4096];
