@@ -358,7 +358,7 @@ spawn(enum worker_role role, struct user *u)
 	struct worker *w;
 	int sv[2];
 	pid_t pid;
-	char dir[4096], lvl[16];
+	char dir[4096], lvl[16], rate[32], burst[32];
 	int ep[2], chfd, errfd;
 	pid_t parent;
 	const char **argv;
@@ -380,13 +380,15 @@ spawn(enum worker_role role, struct user *u)
 		}
 	}
 	w = calloc(1, sizeof *w);
-	argv = calloc(16 + G.cfg.module_argc, sizeof *argv);
+	argv = calloc(24 + G.cfg.module_argc, sizeof *argv);
 	if (!w || !argv) {
 		free(w);
 		free(argv);
 		return NULL;
 	}
 	snprintf(lvl, sizeof lvl, "%d", log_get_level());
+	snprintf(rate, sizeof rate, "%.0f", EMIT_RATE);
+	snprintf(burst, sizeof burst, "%.0f", EMIT_BURST);
 	argv[argc++] = "slidge-worker";
 	argv[argc++] = "--module";
 	argv[argc++] = G.cfg.legacy_module;
@@ -398,6 +400,11 @@ spawn(enum worker_role role, struct user *u)
 	argv[argc++] = dir;
 	argv[argc++] = "--log-level";
 	argv[argc++] = lvl;
+	/* The worker paces itself below the flood guard (see EMIT_RATE). */
+	argv[argc++] = "--emit-rate";
+	argv[argc++] = rate;
+	argv[argc++] = "--emit-burst";
+	argv[argc++] = burst;
 	argv[argc++] = "--";
 	for (i = 0; i < G.cfg.module_argc; i++)
 		argv[argc++] = G.cfg.module_argv[i];

@@ -40,11 +40,131 @@ usage(void)
 	exit(2);
 }
 
+/* ---- pacing: what this worker emits stays within slidged's flood guard -------------
+ *
+ * slidged kills a worker that emits more than --worker-emit-burst stanzas at once or
+ * --worker-emit-rate per second (a flood of the stream every user shares). A module
+ * that sends a lot at once (a history backlog, the demo's /burst) is not a flood: its
+ * stanzas wait here, in order, and go out at 90% of the allowed rate. */
+
+struct held {
+	struct held *next;
+	char *xml;
+	size_t len;
+};
+
+static struct {
+	double rate, burst, tokens;
+	ev_tstamp at;
+	struct held *head, **tail;
+	size_t n;
+	ev_timer drain;
+} pace = { .rate = 900.0, .burst = 1800.0, .tokens = 1800.0, .tail = &pace.head };
+
+static void
+pace_refill(void)
+{
+	ev_tstamp now = ev_now(worker.loop);
+
+	pace.tokens += (now - pace.at) * pace.rate;
+	pace.at = now;
+	if (pace.tokens > pace.burst)
+		pace.tokens = pace.burst;
+}
+
+static int
+emit_now(const char *xml, size_t len)
+{
+	struct proto_val v[EMIT__NFIELDS] = { 0 };
+
+	v[EMIT_xml].s = xml;
+	v[EMIT_xml].len = len;
+	pace.tokens -= 1.0;
+	if (chan_send(worker.chan, PROTO_EMIT, v) < 0) {
+		log_error("cannot queue an emit frame to the supervisor");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pace_drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct held *h;
+
+	(void)loop;
+	(void)t;
+	(void)revents;
+	pace_refill();
+	while ((h = pace.head) != NULL && pace.tokens >= 1.0 && worker.chan != NULL) {
+		pace.head = h->next;
+		if (pace.head == NULL)
+			pace.tail = &pace.head;
+		pace.n--;
+		emit_now(h->xml, h->len);
+		free(h->xml);
+		free(h);
+	}
+	if (pace.head != NULL) {
+		ev_timer_set(&pace.drain, 0.01, 0.);
+		ev_timer_start(worker.loop, &pace.drain);
+	}
+}
+
+static int
+pace_emit(const struct proto_val *v)
+{
+	struct held *h;
+	size_t len = v[EMIT_xml].len ? v[EMIT_xml].len : strlen(v[EMIT_xml].s);
+
+	if (pace.at == 0)
+		pace.at = ev_now(worker.loop);
+	pace_refill();
+	if (pace.head == NULL && pace.tokens >= 1.0)
+		return emit_now(v[EMIT_xml].s, len);
+	if ((h = calloc(1, sizeof *h)) == NULL || (h->xml = malloc(len + 1)) == NULL) {
+		free(h);
+		log_error("out of memory holding an emit frame");
+		return -1;
+	}
+	memcpy(h->xml, v[EMIT_xml].s, len);
+	h->xml[len] = '\0';
+	h->len = len;
+	*pace.tail = h;
+	pace.tail = &h->next;
+	pace.n++;
+	if (!ev_is_active(&pace.drain)) {
+		ev_init(&pace.drain, pace_drain_cb);
+		ev_timer_set(&pace.drain, 0.01, 0.);
+		ev_timer_start(worker.loop, &pace.drain);
+	}
+	return 0;
+}
+
+/* Send everything held, whatever the rate: the worker is about to exit. */
+static void
+pace_flush_all(void)
+{
+	struct held *h;
+
+	while ((h = pace.head) != NULL) {
+		pace.head = h->next;
+		if (worker.chan != NULL)
+			emit_now(h->xml, h->len);
+		free(h->xml);
+		free(h);
+	}
+	pace.tail = &pace.head;
+	pace.n = 0;
+}
+
 int
 worker_send(enum proto_type t, const struct proto_val *v)
 {
 	if (worker.chan == NULL)
 		return -1;
+	if (t == PROTO_EMIT)
+		return pace_emit(v);
 	if (chan_send(worker.chan, t, v) < 0) {
 		log_error("cannot queue a %s frame to the supervisor", proto_name(t));
 		return -1;
@@ -80,6 +200,7 @@ worker_exit(int code)
 	/* What is queued (the last stanzas, ACKs, STATE) must reach slidged before we go:
 	 * the channel is flushed with a bounded wait, then everything is released so that
 	 * sanitizer runs see no leak. */
+	pace_flush_all();
 	if (worker.chan != NULL) {
 		if (chan_flush(worker.chan, FLUSH_TIMEOUT_MS) < 0)
 			log_warn("could not flush the channel before exiting");
@@ -274,6 +395,8 @@ main(int argc, char **argv)
 		{ "jid", required_argument, NULL, 'j' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "emit-rate", required_argument, NULL, 'R' },
+		{ "emit-burst", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *modname = NULL, *role = NULL, *jid = NULL;
@@ -287,6 +410,14 @@ main(int argc, char **argv)
 		case 'r': role = optarg; break;
 		case 'j': jid = optarg; break;
 		case 's': worker.state_dir = optarg; break;
+		case 'R':
+			if (atof(optarg) >= 2)
+				pace.rate = 0.9 * atof(optarg);
+			break;
+		case 'B':
+			if (atof(optarg) >= 2)
+				pace.tokens = pace.burst = 0.9 * atof(optarg);
+			break;
 		case 'l':
 			if ((level = parse_level(optarg)) < 0) {
 				fprintf(stderr, "slidge-worker: bad log level: %s\n", optarg);

@@ -164,3 +164,22 @@ def test_login_failure(gateway, clients):
                    15, since=start, what="chat message 'You are not connected to this gateway! …' from %s" % COMPONENT)
     assert "Invalid credentials" in body(m), tostr(m)
     assert c.find(connected_status("fail-login"), since=start) is None
+
+
+def test_burst_beyond_the_flood_guard(gateway, clients):
+    """A module that sends more at once than slidged's flood guard allows (DEMO.md /burst
+    N) is paced by the worker core instead of being killed: all N arrive, in order, from
+    the same worker."""
+    from harness import body, contact_jid, local, register, worker_pid
+    c = clients.new("burst")
+    register(c, "burst")
+    pid = worker_pid(gateway, c.jid)
+    n = 4000
+    start = c.mark()
+    c.send_message(contact_jid("echo"), "/burst %d" % n)
+    c.wait_for(lambda el: local(el) == "message" and body(el) == "burst %d/%d" % (n, n),
+               timeout=60, since=start, what="the last burst message")
+    got = [body(el) for el in c.received[start:]
+           if local(el) == "message" and (body(el) or "").startswith("burst ")]
+    assert got == ["burst %d/%d" % (i, n) for i in range(1, n + 1)], "%d of %d, out of order or lost" % (len(got), n)
+    assert worker_pid(gateway, c.jid) == pid, "the worker was replaced during the burst"
