@@ -218,9 +218,8 @@ cmd_find(const char *sid, const char *full)
 	return NULL;
 }
 
-/* Values of a submitted form (KV), one value per line for multi-value fields. */
-static int
-collect(xmlNodePtr x, struct proto_list *kv)
+int
+form_values(xmlNodePtr x, struct proto_list *kv)
 {
 	xmlNodePtr f, v;
 
@@ -403,20 +402,16 @@ reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
 	struct store_user rec = { 0 };
 	size_t i;
 
-	if (collect(x, &vals) < 0) {
+	if (form_values(x, &vals) < 0) {
 		route_error(iq, NULL, "resource-constraint", "Out of memory");
 		cmd_free(c);
 		return;
 	}
 	switch (c->step) {
 	case S_REG_FORM:
-		for (i = 0; i < G.man.registration_fields.n; i++) {
-			const struct proto_list *f = &G.man.registration_fields.rows[i];
-			const char *val = proto_kv_get(&vals, f->v[PROTO_FIELD_VAR]);
-			if (strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0 && (!val || !*val)) {
-				char text[512];
-				snprintf(text, sizeof text, "Missing field: '%s'",
-				    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : f->v[PROTO_FIELD_VAR]);
+		{
+			char text[512];
+			if (register_missing_field(&vals, text, sizeof text)) {
 				route_error(iq, "modify", "not-acceptable", text);
 				goto done;
 			}
@@ -607,7 +602,7 @@ admin_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
 	const char *to = xml_attr(iq, "from"), *from = xml_attr(iq, "to"), *id = xml_attr(iq, "id");
 	char bare[JID_BUF];
 
-	if (collect(x, &vals) < 0) {
+	if (form_values(x, &vals) < 0) {
 		route_error(iq, NULL, "resource-constraint", "Out of memory");
 		cmd_free(c);
 		return;

@@ -160,6 +160,24 @@ register_form(struct buf *b, const struct store_user *existing)
 	buf_puts(b, "</x>");
 }
 
+int
+register_missing_field(const struct proto_list *vals, char *text, size_t textsz)
+{
+	size_t i;
+
+	for (i = 0; i < G.man.registration_fields.n; i++) {
+		const struct proto_list *f = &G.man.registration_fields.rows[i];
+		const char *val = proto_kv_get(vals, f->v[PROTO_FIELD_VAR]);
+
+		if (strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0 && (!val || !*val)) {
+			snprintf(text, textsz, "Missing field: '%.400s'",
+			    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : f->v[PROTO_FIELD_VAR]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void
 register_get(xmlNodePtr iq, const char *bare)
 {
@@ -202,41 +220,33 @@ register_get(xmlNodePtr iq, const char *bare)
 static int
 register_collect(xmlNodePtr q, struct proto_list *form)
 {
-	xmlNodePtr x = xml_child(q, "x", NS_DATA), c, v;
+	xmlNodePtr x = xml_child(q, "x", NS_DATA), c;
 	int remove = xml_child(q, "remove", NS_REGISTER) != NULL;
 
 	if (x) {
 		const char *xt = xml_attr(x, "type");
+		struct proto_list all = { 0 };
+		size_t i;
+
 		if (xt && strcmp(xt, "submit") != 0)
 			return -1;
-		for (c = xml_first_elem(x); c; c = xml_next_elem(c)) {
-			const char *var = xml_attr(c, "var");
-			struct buf val = BUF_INIT;
-
-			if (strcmp((const char *)c->name, "field") != 0 || !var)
-				continue;
-			if (strcmp(var, "FORM_TYPE") == 0)
-				continue;
-			/* list-multi and text-multi: one value per line. */
-			for (v = xml_first_elem(c); v; v = xml_next_elem(v)) {
-				char *t;
-				if (strcmp((const char *)v->name, "value") != 0)
-					continue;
-				t = xml_text(v);
-				if (val.len)
-					buf_puts(&val, "\n");
-				buf_puts(&val, t ? t : "");
-				free(t);
-			}
-			if (strcmp(var, "remove") == 0) {
-				if (val.data && (!strcmp(val.data, "1") || !strcmp(val.data, "true")))
+		if (form_values(x, &all) < 0) {
+			proto_list_free(&all);
+			return -1;
+		}
+		/* "remove" is the form's own field, not the module's. */
+		for (i = 0; i + 1 < all.n; i += 2) {
+			if (strcmp(all.v[i], "remove") == 0) {
+				if (!strcmp(all.v[i + 1], "1") || !strcmp(all.v[i + 1], "true"))
 					remove = 1;
-			} else if (proto_kv_set(form, var, val.data ? val.data : "") < 0) {
-				buf_free(&val, 1);
+			} else if (proto_kv_set(form, all.v[i], all.v[i + 1]) < 0) {
+				proto_list_free(&all);
 				return -1;
 			}
-			buf_free(&val, 1);
 		}
+		for (i = 0; i < all.n; i++)
+			explicit_bzero(all.v[i], strlen(all.v[i]));
+		proto_list_free(&all);
 		return remove;
 	}
 	for (c = xml_first_elem(q); c; c = xml_next_elem(c)) {
@@ -383,7 +393,6 @@ register_set(xmlNodePtr iq, xmlNodePtr q, const char *bare)
 	struct pending *p;
 	struct store_user existing = { 0 };
 	int have, remove;
-	size_t i;
 
 	if (pending_find(bare)) {
 		route_error(iq, NULL, "resource-constraint",
@@ -417,14 +426,10 @@ register_set(xmlNodePtr iq, xmlNodePtr q, const char *bare)
 		register_unregister(bare, "in-band unregistration");
 		return;
 	}
-	for (i = 0; i < G.man.registration_fields.n; i++) {
-		const struct proto_list *f = &G.man.registration_fields.rows[i];
-		const char *val = proto_kv_get(&p->form, f->v[PROTO_FIELD_VAR]);
+	{
+		char text[512];
 
-		if (strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0 && (!val || !*val)) {
-			char text[512];
-			snprintf(text, sizeof text, "Missing field: '%s'",
-			    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : f->v[PROTO_FIELD_VAR]);
+		if (register_missing_field(&p->form, text, sizeof text)) {
 			proto_list_free(&p->form);
 			free(p);
 			if (have)

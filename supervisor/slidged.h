@@ -99,11 +99,17 @@ int route_jid_allowed(const char *bare);
 
 /* An iq with a jabber:iq:register query to the component. */
 void register_iq(xmlNodePtr iq, const char *from_bare);
+/* 1 (with slidge's "Missing field: 'Label'" in text) if a required registration field
+ * is missing or empty in vals (KV), else 0. */
+int register_missing_field(const struct proto_list *vals, char *text, size_t textsz);
 /* The user asked to leave (IBR remove, or unsubscribe to the component). */
 void register_unregister(const char *bare, const char *why);
 
 /* ---- adhoc.c ---------------------------------------------------------------------- */
 
+/* The values of a submitted XEP-0004 form into kv (KV; FORM_TYPE left out; several
+ * values of one field joined by newlines). -1 on OOM. */
+int form_values(xmlNodePtr x, struct proto_list *kv);
 /* 1 if the supervisor runs this XEP-0050 node (registration, administration). */
 int adhoc_owns(const char *node);
 /* disco#items of the commands node on the component, for bare. */
