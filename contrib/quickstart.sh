@@ -169,6 +169,17 @@ cat <<EOF
 
 EOF
 
+# As root, slidged runs its workers as `nobody`: they must reach the worker and module
+# installed in this checkout, and the gateway's state directory below it.
+if [ "$(id -u)" -eq 0 ]; then
+	d=$ROOT
+	while [ "$d" != / ]; do
+		chmod o+x "$d" 2>/dev/null || true
+		d=$(dirname "$d")
+	done
+	chmod o+x "$STATE" 2>/dev/null || true
+fi
+
 step "starting slidged (gateway $GW, demo network)"
 # shellcheck disable=SC2086
 "$PREFIX/bin/slidged" --jid "$GW" --secret "$SECRET" --server 127.0.0.1 --port "$COMPONENT_PORT" \
