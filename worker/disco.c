@@ -226,12 +226,7 @@ info_result(struct inbound *in, struct slidge_contact *c, const char *node)
 	const char *features[MAX_FEATURES + 1], *const *allow;
 	size_t i;
 
-	xb_open(&x, "iq");
-	xb_attr(&x, "type", "result");
-	xb_attr(&x, "from", in->to);
-	xb_attr(&x, "to", in->from);
-	xb_attr(&x, "id", in->id);
-	xb_open_end(&x);
+	xb_iq_result_open(&x, in);
 	xb_open(&x, "query");
 	xb_attr(&x, "xmlns", NS_DISCO_INFO);
 	xb_attr(&x, "node", node);
@@ -287,12 +282,7 @@ disco_iq(struct inbound *in, xmlNodePtr q)
 	}
 	if (strcmp(xml_ns(q), NS_DISCO_ITEMS) == 0) {
 		/* A contact has no items (slidge answers an empty list, whatever the node). */
-		xb_open(&x, "iq");
-		xb_attr(&x, "type", "result");
-		xb_attr(&x, "from", in->to);
-		xb_attr(&x, "to", in->from);
-		xb_attr(&x, "id", in->id);
-		xb_open_end(&x);
+		xb_iq_result_open(&x, in);
 		xb_empty(&x, "query", NS_DISCO_ITEMS);
 		xb_close(&x, "iq");
 		xb_emit(&x);

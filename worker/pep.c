@@ -144,12 +144,7 @@ pep_iq(struct inbound *in, xmlNodePtr q)
 	}
 	if ((item = xml_child(items, "item", NS_PUBSUB)) != NULL)
 		want_id = xml_attr(item, "id");
-	xb_open(&x, "iq");
-	xb_attr(&x, "type", "result");
-	xb_attr(&x, "from", in->to);
-	xb_attr(&x, "to", in->from);
-	xb_attr(&x, "id", in->id);
-	xb_open_end(&x);
+	xb_iq_result_open(&x, in);
 	xb_open(&x, "pubsub");
 	xb_attr(&x, "xmlns", NS_PUBSUB);
 	xb_open_end(&x);

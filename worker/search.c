@@ -240,12 +240,7 @@ form_get(struct inbound *in)
 	const struct slidge_form_field *f;
 	struct xb x = { 0 };
 
-	xb_open(&x, "iq");
-	xb_attr(&x, "type", "result");
-	xb_attr(&x, "from", in->to);
-	xb_attr(&x, "to", in->from);
-	xb_attr(&x, "id", in->id);
-	xb_open_end(&x);
+	xb_iq_result_open(&x, in);
 	xb_open(&x, "query");
 	xb_attr(&x, "xmlns", NS_SEARCH);
 	xb_open_end(&x);
@@ -352,12 +347,7 @@ search_iq(struct inbound *in, xmlNodePtr q)
 		return INBOUND_DONE;
 	}
 	if (get) {
-		xb_open(&x, "iq");
-		xb_attr(&x, "type", "result");
-		xb_attr(&x, "from", in->to);
-		xb_attr(&x, "to", in->from);
-		xb_attr(&x, "id", in->id);
-		xb_open_end(&x);
+		xb_iq_result_open(&x, in);
 		xb_open(&x, "query");
 		xb_attr(&x, "xmlns", NS_GATEWAY);
 		xb_open_end(&x);

@@ -328,3 +328,14 @@ emit:
 	xb_emit(&x);
 	xb_free(&x);
 }
+
+void
+xb_iq_result_open(struct xb *x, const struct inbound *in)
+{
+	xb_open(x, "iq");
+	xb_attr(x, "type", "result");
+	xb_attr(x, "from", in->to);
+	xb_attr(x, "to", in->from);
+	xb_attr(x, "id", in->id);
+	xb_open_end(x);
+}

@@ -266,12 +266,7 @@ vcard_iq(struct inbound *in, xmlNodePtr q)
 		stanza_error("iq", in->to, in->from, in->id, SLIDGE_ITEM_NOT_FOUND, NULL);
 		return INBOUND_DONE;
 	}
-	xb_open(&x, "iq");
-	xb_attr(&x, "type", "result");
-	xb_attr(&x, "from", in->to);
-	xb_attr(&x, "to", in->from);
-	xb_attr(&x, "id", in->id);
-	xb_open_end(&x);
+	xb_iq_result_open(&x, in);
 	if (temp)
 		write_vcard_temp(&x, c);
 	else

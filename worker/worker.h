@@ -268,6 +268,8 @@ struct xb {
 void xb_open(struct xb *x, const char *name);              /* "<name" */
 void xb_attr(struct xb *x, const char *name, const char *value); /* skipped if NULL */
 void xb_open_end(struct xb *x);                            /* ">" */
+/* <iq type=result> answering in (from/to swapped, same id), left open for a payload. */
+void xb_iq_result_open(struct xb *x, const struct inbound *in);
 void xb_close(struct xb *x, const char *name);             /* "</name>" */
 void xb_empty(struct xb *x, const char *name, const char *xmlns); /* <name xmlns/> */
 void xb_text(struct xb *x, const char *name, const char *xmlns, const char *text);
