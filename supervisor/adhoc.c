@@ -325,16 +325,7 @@ cmd_fail(struct cmd *c, const char *condition, const char *text)
 static void
 send_validate(struct cmd *c, const char *step, const struct proto_list *form)
 {
-	struct proto_val v[VALIDATE__NFIELDS] = { 0 };
-	static uint64_t vid;
-
-	v[VALIDATE_id].u = ++vid;
-	v[VALIDATE_step].s = step;
-	v[VALIDATE_user_jid].s = c->bare;
-	if (form)
-		v[VALIDATE_form].list = *form;
-	v[VALIDATE_data].list = c->data;
-	if (workers_send(c->w, PROTO_VALIDATE, v) < 0)
+	if (register_validate(c->w, step, c->bare, form, &c->data) < 0)
 		cmd_fail(c, "internal-server-error", "Could not reach the legacy module");
 }
 

@@ -268,35 +268,28 @@ register_collect(xmlNodePtr q, struct proto_list *form)
 	return remove;
 }
 
-static void
-reg_send_result(const struct pending *p)
+int
+register_validate(struct worker *w, const char *step, const char *user_jid,
+    const struct proto_list *form, const struct proto_list *data)
 {
-	struct buf b = BUF_INIT;
+	struct proto_val v[VALIDATE__NFIELDS] = { 0 };
 
-	buf_puts(&b, "<iq type='result' from='");
-	buf_put_xml_escaped(&b, p->to);
-	buf_puts(&b, "' to='");
-	buf_put_xml_escaped(&b, p->from);
-	buf_puts(&b, "' id='");
-	buf_put_xml_escaped(&b, p->id);
-	buf_puts(&b, "'/>");
-	if (b.data && component_send(b.data, b.len) < 0)
-		log_warn("register: result to %s could not be queued", p->bare);
-	buf_free(&b, 0);
+	v[VALIDATE_id].u = ++next_validate_id;
+	v[VALIDATE_step].s = step;
+	v[VALIDATE_user_jid].s = user_jid;
+	if (form)
+		v[VALIDATE_form].list = *form;
+	if (data)
+		v[VALIDATE_data].list = *data;
+	return workers_send(w, PROTO_VALIDATE, v);
 }
 
 static void
 reg_manifest(struct worker *w, void *arg)
 {
 	struct pending *p = arg;
-	struct proto_val v[VALIDATE__NFIELDS] = { 0 };
 
-	v[VALIDATE_id].u = ++next_validate_id;
-	v[VALIDATE_step].s = "form";
-	v[VALIDATE_user_jid].s = p->bare;
-	v[VALIDATE_form].list = p->form;
-	v[VALIDATE_data].list = p->data;
-	if (workers_send(w, PROTO_VALIDATE, v) < 0) {
+	if (register_validate(w, "form", p->bare, &p->form, &p->data) < 0) {
 		pending_error(p, "internal-server-error", "Could not reach the legacy module");
 		pending_free(p);
 	}
@@ -353,7 +346,7 @@ reg_result(struct worker *w, struct proto_msg *m, void *arg)
 		}
 	}
 	p->answered = 1;
-	reg_send_result(p);
+	route_iq_result_attrs(p->to, p->from, p->id, NULL);
 	pending_free(p);
 }
 

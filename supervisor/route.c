@@ -148,15 +148,14 @@ route_error(xmlNodePtr orig, const char *type, const char *condition, const char
 }
 
 void
-route_iq_result(xmlNodePtr iq, const char *payload)
+route_iq_result_attrs(const char *from, const char *to, const char *id, const char *payload)
 {
 	struct buf b = BUF_INIT;
-	const char *id = xml_attr(iq, "id");
 
 	buf_puts(&b, "<iq type='result' from='");
-	buf_put_xml_escaped(&b, route_our_from(xml_attr(iq, "to")));
+	buf_put_xml_escaped(&b, from);
 	buf_puts(&b, "' to='");
-	buf_put_xml_escaped(&b, xml_attr(iq, "from"));
+	buf_put_xml_escaped(&b, to);
 	buf_puts(&b, "' id='");
 	buf_put_xml_escaped(&b, id ? id : "");
 	buf_puts(&b, "'");
@@ -168,8 +167,15 @@ route_iq_result(xmlNodePtr iq, const char *payload)
 		buf_puts(&b, "/>");
 	}
 	if (b.data && component_send(b.data, b.len) < 0)
-		log_warn("route: iq result could not be queued");
+		log_warn("route: iq result to %s could not be queued", to);
 	buf_free(&b, 0);
+}
+
+void
+route_iq_result(xmlNodePtr iq, const char *payload)
+{
+	route_iq_result_attrs(route_our_from(xml_attr(iq, "to")), xml_attr(iq, "from"),
+	    xml_attr(iq, "id"), payload);
 }
 
 void

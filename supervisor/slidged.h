@@ -24,6 +24,9 @@
 
 #define JID_BUF 3072   /* room for any bare or full JID we keep */
 
+struct user;
+struct worker;
+
 /* What the supervisor knows of the module, from a worker's MANIFEST. */
 struct manifest {
 	int ok;
@@ -92,6 +95,13 @@ void route_gateway_status(const char *to, const char *show, const char *status);
 void route_gateway_message(const char *to, const char *body);
 /* Send an iq result with an optional child built by the caller (payload may be NULL). */
 void route_iq_result(xmlNodePtr iq, const char *payload);
+/* The same from saved attributes (for iqs answered later). */
+void route_iq_result_attrs(const char *from, const char *to, const char *id,
+    const char *payload);
+/* Ask a register worker to run a registration step ("form", "2fa", "qr") for user_jid
+ * with the submitted form and the legacy_module_data so far. -1 if it cannot be reached. */
+int register_validate(struct worker *w, const char *step, const char *user_jid,
+    const struct proto_list *form, const struct proto_list *data);
 /* 1 if the bare JID may use the gateway (--user-jid-validator or an admin). */
 int route_jid_allowed(const char *bare);
 
