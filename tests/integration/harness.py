@@ -920,9 +920,10 @@ def wait_pids_gone(pids, timeout):
     return left
 
 
-def gateway_workers(gw):
+def gateway_workers(gw, role=None):
     """pids of the running slidge-worker processes of gw (by the --state-dir under its
-    home dir, so that a worker is found whoever its parent is now)."""
+    home dir, so that a worker is found whoever its parent is now); role "session" or
+    "register" keeps only those (a register worker lives on briefly after registering)."""
     home = os.path.realpath(gw.home) + "/"
     pids = []
     for d in os.listdir("/proc"):
@@ -934,6 +935,9 @@ def gateway_workers(gw):
         except OSError:
             continue
         if not argv or not argv[0].endswith(b"slidge-worker"):
+            continue
+        if role is not None and role.encode() not in [
+                argv[i + 1] for i, a in enumerate(argv[:-1]) if a == b"--role"]:
             continue
         for i, a in enumerate(argv[:-1]):
             if a == b"--state-dir" and (argv[i + 1].decode(errors="replace") + "/").startswith(home):

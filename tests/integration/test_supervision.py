@@ -223,8 +223,12 @@ def test_sigterm_says_goodbye_and_leaves_nothing(gateways, clients):
     for c in users:
         c.pump(0.5)
         echo_roundtrip(c, "before the end")
+    # the register workers exit on their own once the sessions are up
+    deadline = time.monotonic() + 5
+    while len(harness.gateway_workers(gw)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(harness.gateway_workers(gw, "session")) == 2, harness.gateway_workers(gw)
     workers = harness.gateway_workers(gw)
-    assert len(workers) == 2, workers
 
     marks = [c.mark() for c in users]
     t0 = time.monotonic()
@@ -253,8 +257,12 @@ def test_sigkill_of_slidged_takes_the_workers_along(gateways, clients):
         c = clients.new(n)
         register(c, n)
         users.append(c)
+    # the register workers exit on their own once the sessions are up
+    deadline = time.monotonic() + 5
+    while len(harness.gateway_workers(gw)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(harness.gateway_workers(gw, "session")) == 2, harness.gateway_workers(gw)
     workers = harness.gateway_workers(gw)
-    assert len(workers) == 2, workers
 
     gw.stop(signal.SIGKILL, timeout=5)
     t0 = time.monotonic()
