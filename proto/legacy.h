@@ -35,6 +35,10 @@ struct slidge_contact;  /* LegacyContact: a puppet of a legacy contact */
 struct slidge_reply;    /* completion handle of a hook (exactly one completion) */
 struct slidge_form;     /* submitted form values */
 struct slidge_timer;
+struct slidge_file;     /* a file the user sent (on_file) */
+struct slidge_sticker;  /* a sticker the user sent (on_sticker) */
+struct slidge_command;  /* a command of the module (ad-hoc and chat) */
+struct slidge_cmd;      /* one running command (its completion handle) */
 
 /* ---- registration ---------------------------------------------------------------- */
 
@@ -306,6 +310,18 @@ struct slidge_presence {
 	int priority;
 };
 
+/* ---- attachments (issue 5: send_file, on_file, on_sticker, send_qr) ---------------- */
+/* SECTION-ATTACHMENTS: declarations go here. */
+
+/* ---- commands (issue 5: Command / Form / Confirmation / TableResult, input()) ------ */
+/* SECTION-COMMANDS: declarations go here. */
+
+/* ---- registration: QR code (issue 5: confirm_qr) ---------------------------------- */
+/* SECTION-QR: declarations go here. */
+
+/* ---- the user's avatar, avatars from URLs (issue 4) --------------------------------- */
+/* SECTION-AVATAR: declarations go here. */
+
 /* ---- the module ------------------------------------------------------------------- */
 
 /* Options of on_text (the keyword arguments of BaseSession.on_text). */
@@ -434,7 +450,31 @@ struct slidge_module {
 	 * xmpp_thread, written into out; -1 on failure. NULL: the XMPP id itself. */
 	int (*create_thread)(struct slidge_contact *c, const char *xmpp_thread, char *out,
 	    size_t outsz);
+	/* ---- later additions (appended: the layout above never changes) ---- */
+	/* BaseSession.on_avatar: the user's own XMPP avatar changed (XEP-0084 PEP; only with
+	 * the sync_avatar preference on). data NULL, len 0: the user removed it. hash is the
+	 * SHA-1 hex of data, type its MIME type, width/height 0 if unknown. */
+	void (*on_avatar)(struct slidge_session *s, const void *data, size_t len,
+	    const char *hash, const char *type, unsigned width, unsigned height);
+	/* BaseSession.on_file: the user sent a file (an XEP-0066 OOB URL, usually from
+	 * XEP-0363 upload). The core downloads it first (size-limited, streamed to disk);
+	 * see struct slidge_file. reply_str: the legacy message id. */
+	void (*on_file)(struct slidge_session *s, struct slidge_contact *chat,
+	    const struct slidge_file *f, const struct slidge_text_opts *opts,
+	    struct slidge_reply *r);
+	/* BaseSession.on_sticker: the user sent a sticker (XEP-0231 BoB, fetched from the
+	 * user's client and cached by the core). reply_str: the legacy message id. */
+	void (*on_sticker)(struct slidge_session *s, struct slidge_contact *chat,
+	    const struct slidge_sticker *st, const struct slidge_text_opts *opts,
+	    struct slidge_reply *r);
+	/* The module's own commands (slidge's Command subclasses), ad-hoc and chat; an
+	 * array ended by an entry with name == NULL, or NULL. See "commands" above. */
+	const struct slidge_command *commands;
+	/* COMPONENT_AVATAR as a file path (read at start) when component_avatar is NULL. */
+	const char *component_avatar_path;
+	/* BaseGateway.confirm_qr is slidge_confirm_qr() (see "registration: QR code"). */
 };
+
 
 /* LegacyContact feature switches (slidge_module.contact_no_features). */
 #define SLIDGE_FEATURE_CHAT_STATES 0x01u
