@@ -11,7 +11,9 @@
  *                                         none; single: one emoji; limited: only
  *                                         the allow-list of available_emojis)
  *   /my-presence                          echo says the user's merged XMPP presence as
- *                                         the module saw it (on_presence) */
+ *                                         the module saw it (on_presence)
+ *   demo_parity.c: delays, threads, link previews, hints, markers, receipts and
+ *   avatars (--demo-receipts, --demo-mark-all and script commands; see its top) */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "legacy.h"
+#include "demo_parity.h"
 
 #define LAST_SEEN_AGO 3600   /* bob was last seen an hour before login */
 #define BURST_MAX 100000
@@ -60,6 +63,7 @@ static const struct slidge_option options[] = {
 	{ "demo-registration", "form", "registration flow: form, 2fa or qr" },
 	{ "demo-reactions", "any", "reactions the contacts take: any, single (one emoji) or "
 	    "limited (only \xf0\x9f\x91\x8d and \xe2\x9d\xa4)" },
+	DEMO_PARITY_OPTIONS
 	{ NULL, NULL, NULL },
 };
 
@@ -537,10 +541,12 @@ demo_on_text(struct slidge_session *s, struct slidge_contact *chat, const char *
 	snprintf(echo_id, sizeof echo_id, "e%lu", d->n);
 	/* The network accepts the message first, then echo reacts to it. */
 	slidge_reply_str(r, id);
+	demo_parity_accepted(chat, id);
 	if (strcmp(slidge_contact_legacy_id(chat), "echo") != 0)
 		return;
 	if (text[0] == '/') {
-		script(s, chat, text);
+		if (!demo_parity_script(s, chat, text, opts))
+			script(s, chat, text);
 		return;
 	}
 	snprintf(d->last_id, sizeof d->last_id, "%s", id);
@@ -673,7 +679,7 @@ demo_init(struct slidge_module *m)
 		    "--demo-reactions must be any, single or limited, not \"%s\"", flow);
 		return -1;
 	}
-	return 0;
+	return demo_parity_init(m);
 }
 
 struct slidge_module slidge_module_v1 = {
@@ -707,4 +713,8 @@ struct slidge_module slidge_module_v1 = {
 	.on_friend_delete = demo_on_friend_delete,
 	.on_search = demo_on_search,
 	.on_presence = demo_on_presence,
+	/* one-to-one parity (demo_parity.c) */
+	.on_displayed = demo_parity_on_displayed,
+	.create_thread = demo_parity_create_thread,
+	.on_avatar = demo_parity_on_avatar,
 };

@@ -1,0 +1,212 @@
+"""One-to-one parity with slidge, the rest of issue 4, seen from real slixmpp clients
+through a real Prosody: XEP-0203 delays and slidge's 300 s threshold, threads both ways,
+link previews both ways, XEP-0334 hints, MARK_ALL_MESSAGES, PROPER_RECEIPTS (§7.1 case 14),
+the contact cache across worker restarts, the user's own avatar to the module (on_avatar,
+§7.1 case 32), the gateway's avatar (COMPONENT_AVATAR), and XEP-0356 v1 (urn:xmpp:privilege:1)
+against a raw component server.
+The demo network's additions used here are documented at the top of
+contrib/modules/demo/demo_parity.c."""
+
+import calendar
+import time
+
+import pytest
+
+import harness
+from harness import (COMPONENT, NS_RECEIPTS, body, child, contact_jid, local, register, sfrom,
+                     tostr)
+
+ECHO = contact_jid("echo")
+ECHO_FULL = ECHO + "/slidge"
+NS_DELAY = "urn:xmpp:delay"
+NS_HINTS = "urn:xmpp:hints"
+NS_MARKERS = "urn:xmpp:chat-markers:0"
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_OGP = "https://ogp.me/ns#"
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
+def from_echo(el):
+    return local(el) == "message" and sfrom(el) == ECHO_FULL
+
+
+def echo_body(text):
+    def pred(el):
+        return from_echo(el) and body(el) == text
+    pred.__doc__ = "a message %r from %s" % (text, ECHO_FULL)
+    return pred
+
+
+def user(clients, prefix, username="romeo"):
+    c = clients.new(prefix)
+    register(c, username)
+    return c
+
+
+def say(c, inner, mid=None):
+    mid = mid or c.new_id()
+    c.send("<message to='%s' type='chat' id='%s'>%s</message>" % (ECHO, mid, inner))
+    return mid
+
+
+def ask(c, text, extra="", timeout=15, what=None):
+    """Send text (+ extra elements) to echo; the first message from echo after it."""
+    mark = c.mark()
+    say(c, "<body>%s</body>%s" % (text, extra))
+    return c.wait_for(lambda el: from_echo(el) and body(el) is not None, timeout, since=mark,
+                      what=what or "echo's answer to %r" % text)
+
+
+def thread_of(el):
+    return child_text(el, "thread")
+
+
+def child_text(el, name):
+    c = el.find("{%s}%s" % (harness.ns_of(el), name))
+    return None if c is None else (c.text or "")
+
+
+def stamp_seconds(stamp):
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+# ---------------------------------------------------------------------------------------
+# XEP-0203 delays, with slidge's IGNORE_DELAY_THRESHOLD (300 s) for 1:1 chats
+
+def test_delay_kept_past_the_threshold_only(gateway, clients):
+    c = user(clients, "delay")
+    m = ask(c, "/old from yesterday")
+    assert body(m) == "from yesterday", tostr(m)
+    d = child(m, NS_DELAY, "delay")
+    assert d is not None, "a message a day old carries its date: " + tostr(m)
+    assert abs(stamp_seconds(d.get("stamp")) - (time.time() - 86400)) < 120, tostr(m)
+    assert d.get("from") == COMPONENT, tostr(m)
+    # still an ordinary chat message
+    assert m.get("type") == "chat" and child(m, NS_MARKERS, "markable") is not None, tostr(m)
+
+    m = ask(c, "/recent a minute ago")
+    assert body(m) == "a minute ago", tostr(m)
+    assert child(m, NS_DELAY, "delay") is None, "delays under 300 s are stripped: " + tostr(m)
+
+
+# ---------------------------------------------------------------------------------------
+# threads (RFC 6121 <thread>, XEP-0201): mapped both ways through the store
+
+def test_threads_both_ways(gateway, clients):
+    c = user(clients, "thread")
+    # U->C: the XMPP thread becomes a legacy thread (create_thread: "lt-" + id), which
+    # on_text gets; echo answers in that legacy thread, which maps back to the XMPP one
+    m = ask(c, "/which-thread", "<thread>xt-1</thread>")
+    assert body(m) == "thread: lt-xt-1", tostr(m)
+    assert thread_of(m) == "xt-1", tostr(m)
+    # the same XMPP thread again: the stored legacy thread, not a new one
+    m = ask(c, "/which-thread", "<thread>xt-1</thread>")
+    assert body(m) == "thread: lt-xt-1", tostr(m)
+    # C->U: a message in a known legacy thread carries the user's XMPP thread
+    m = ask(c, "/thread lt-xt-1 in your thread")
+    assert body(m) == "in your thread" and thread_of(m) == "xt-1", tostr(m)
+    # a legacy thread XMPP has never seen keeps its legacy id
+    m = ask(c, "/thread fresh-thread a new one")
+    assert body(m) == "a new one" and thread_of(m) == "fresh-thread", tostr(m)
+    # no thread at all
+    m = ask(c, "/which-thread")
+    assert body(m) == "thread: none" and thread_of(m) is None, tostr(m)
+
+
+# ---------------------------------------------------------------------------------------
+# link previews (Cheogram's RDF/OpenGraph elements, slidge's LinkPreview), both ways
+
+def test_link_previews_both_ways(gateway, clients):
+    c = user(clients, "preview")
+    m = ask(c, "/preview https://example.org/page")
+    assert body(m) == "see https://example.org/page", tostr(m)
+    d = m.find("{%s}Description" % NS_RDF)
+    assert d is not None, "no link preview: " + tostr(m)
+    assert d.get("{%s}about" % NS_RDF) == "https://example.org/page", tostr(m)
+    og = {e.tag.split("}")[1]: e.text for e in d if e.tag.startswith("{%s}" % NS_OGP)}
+    assert og == {"title": "Demo preview", "description": "A page on the demo network",
+                  "url": "https://example.org/page", "site_name": "Demo"}, tostr(m)
+
+    preview = ("<rdf:Description xmlns:rdf='%s' xmlns:og='%s' rdf:about='https://example.org'>"
+               "<og:title>Example</og:title><og:description>An example</og:description>"
+               "</rdf:Description>" % (NS_RDF, NS_OGP))
+    m = ask(c, "/what-preview https://example.org", preview)
+    assert body(m) == "preview: https://example.org|Example|An example", tostr(m)
+    m = ask(c, "/what-preview")
+    assert body(m) == "preview: none", tostr(m)
+
+
+# ---------------------------------------------------------------------------------------
+# XEP-0334 processing hints chosen by the module (send_text's hints)
+
+def test_processing_hints(gateway, clients):
+    c = user(clients, "hints")
+    m = ask(c, "/hints no-store,no-copy quiet")
+    assert body(m) == "quiet", tostr(m)
+    assert child(m, NS_HINTS, "no-store") is not None and child(m, NS_HINTS, "no-copy") is not None, tostr(m)
+    assert child(m, NS_HINTS, "store") is None and child(m, NS_MARKERS, "markable") is None, tostr(m)
+    m = ask(c, "/hints no-permanent-store,markable kept")
+    assert child(m, NS_HINTS, "no-permanent-store") is not None, tostr(m)
+    assert child(m, NS_MARKERS, "markable") is not None and child(m, NS_HINTS, "store") is None, tostr(m)
+    m = ask(c, "/hints none bare")
+    assert [e for e in m if e.tag.startswith("{%s}" % NS_HINTS) or e.tag.startswith("{%s}" % NS_MARKERS)] == [], \
+        tostr(m)
+    # without hints: slidge's default, markable + store
+    m = ask(c, "plain")
+    assert child(m, NS_HINTS, "store") is not None and child(m, NS_MARKERS, "markable") is not None, tostr(m)
+
+
+# ---------------------------------------------------------------------------------------
+# XEP-0333 displayed markers from the user: MARK_ALL_MESSAGES (slidge's contact_sent)
+
+@pytest.mark.parametrize("mark_all,expected", [("yes", "e1 e2 e3"), ("no", "e3")])
+def test_mark_all_messages(gateways, clients, mark_all, expected):
+    gateways.start(module_args=["--demo-mark-all", mark_all])
+    c = user(clients, "markall")
+    for i, text in enumerate(("one", "two", "three"), 1):
+        m = ask(c, text)
+        assert body(m) == "echo: " + text and m.get("id") == "e%d" % i, tostr(m)
+    # the client marks the last message only
+    mark = c.mark()
+    did = say(c, "<displayed xmlns='%s' id='e3'/>" % NS_MARKERS)
+    m = ask(c, "/displayed")
+    assert body(m) == "displayed: " + expected, tostr(m)
+    assert c.find(lambda el: el.get("type") == "error" and el.get("id") == did, mark) is None
+    # the horizon moved: marking the answer reports only what came after e3
+    say(c, "<displayed xmlns='%s' id='%s'/>" % (NS_MARKERS, m.get("id")))
+    m2 = ask(c, "/displayed")
+    assert body(m2) == "displayed: " + m.get("id"), tostr(m2)
+
+
+# ---------------------------------------------------------------------------------------
+# XEP-0184 with PROPER_RECEIPTS (§7.1 case 14): no automatic receipt; the network's
+# confirmation sends a receipt and a XEP-0333 received marker from the contact
+
+def receipts(c, since):
+    return [el for el in c.received[since:] if local(el) == "message"
+            and child(el, NS_RECEIPTS, "received") is not None]
+
+
+def test_proper_receipts(gateways, clients):
+    gateways.start(module_args=["--demo-receipts", "proper"])
+    c = user(clients, "proper")
+    mark = c.mark()
+    mid = say(c, "<body>confirm me</body><request xmlns='%s'/>" % NS_RECEIPTS)
+    c.wait_for(echo_body("echo: confirm me"), 15, since=mark)
+    r = c.wait_for(lambda el: local(el) == "message" and child(el, NS_RECEIPTS, "received") is not None,
+                   15, since=mark, what="the network's receipt")
+    assert sfrom(r) == ECHO_FULL and r.get("type") == "chat", tostr(r)
+    assert child(r, NS_RECEIPTS, "received").get("id") == mid, tostr(r)
+    mk = c.wait_for(lambda el: from_echo(el) and child(el, NS_MARKERS, "received") is not None, 15,
+                    since=mark, what="a XEP-0333 received marker")
+    assert child(mk, NS_MARKERS, "received").get("id") == mid, tostr(mk)
+    c.pump(1.0)
+    # the gateway's own automatic receipt (from the bare JID the user wrote to) is not sent
+    assert [tostr(x) for x in receipts(c, mark)] == [tostr(r)], harness.dump(c.received[mark:])
+    # a message to a contact other than echo is confirmed too
+    mark = c.mark()
+    mid = c.send_message(contact_jid("alice"), "hi alice", extra="<request xmlns='%s'/>" % NS_RECEIPTS)
+    r = c.wait_for(lambda el: local(el) == "message" and child(el, NS_RECEIPTS, "received") is not None,
+                   15, since=mark, what="alice's receipt")
+    assert sfrom(r) == contact_jid("alice") + "/slidge" and child(r, NS_RECEIPTS, "received").get("id") == mid, \
+        tostr(r)
