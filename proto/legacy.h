@@ -318,6 +318,33 @@ struct slidge_presence {
 
 /* ---- registration: QR code (issue 5: confirm_qr) ---------------------------------- */
 /* SECTION-QR: declarations go here. */
+/* With registration_type SLIDGE_QRCODE, the register command runs validate(), then
+ * get_qr_text(); the core renders that text as a QR code, sends it to the user (a PNG
+ * attachment from the gateway, then the text) and shows it in a "Flash this" form. The
+ * legacy network then tells the module that the code was flashed (or refused), and the
+ * module calls slidge_confirm_qr, usually later, from a timer or fd callback of the
+ * registration worker. Without a confirmation within slidged's --qr-timeout (default
+ * 60 s) after the user submits the form, the registration fails. */
+
+/* One key/value pair of legacy_module_data; arrays end with key == NULL. */
+struct slidge_data_item {
+	const char *key;
+	const char *value;
+};
+
+/* BaseGateway.confirm_qr(user_jid, exception, legacy_data): the QR code shown to
+ * user_jid (bare) was flashed. condition NULL: success, and data (may be NULL) is merged
+ * into the user's legacy_module_data; otherwise the registration is refused with that
+ * XMPP error condition (one of the SLIDGE_* above) and the human text. Only the first
+ * call counts; a call with no registration of user_jid waiting is logged and ignored. */
+void slidge_confirm_qr(const char *user_jid, const char *condition, const char *text,
+    const struct slidge_data_item *data);
+
+/* BaseSession.send_qr(text): render text as a QR code and send it from the gateway's JID
+ * to the user: the PNG as an attachment (HTTP upload, XEP-0066 OOB), then the text
+ * itself, for a module that pairs with the legacy network from inside login() (like
+ * slidge-whatsapp). If the upload fails, the text is still sent. */
+void slidge_session_send_qr(struct slidge_session *s, const char *text);
 
 /* ---- the user's avatar, avatars from URLs (issue 4) --------------------------------- */
 /* SECTION-AVATAR: declarations go here. */

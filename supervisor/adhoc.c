@@ -15,6 +15,7 @@
 #include "build_config.h"
 #include "jid.h"
 #include "log.h"
+#include "qrflow.h"
 #include "slidged.h"
 #include "xml.h"
 
@@ -34,6 +35,9 @@ enum step {
 	S_REG_VALIDATE,  /* validate() running */
 	S_REG_2FA,       /* waiting for the code */
 	S_REG_2FA_CHECK, /* validate_two_factor_code() running */
+	S_REG_QR_SHOW,   /* get_qr_text(), the upload, the messages (qrflow.c) */
+	S_REG_QR,        /* waiting for the user to submit "Flash this" */
+	S_REG_QR_WAIT,   /* waiting for the module's confirm_qr */
 	S_REG_PREFS,     /* waiting for the preferences */
 	S_ADMIN_MENU,    /* waiting for the choice in the admin category */
 	S_DELETE_FORM,   /* waiting for the JID to delete */
@@ -52,6 +56,7 @@ struct cmd {
 	struct worker *w;        /* register worker */
 	char *iq_id, *iq_to;     /* the iq waiting for the worker's answer */
 	int no_2fa;
+	struct qrflow qr;        /* the QR step (registration_type QRCODE) */
 	ev_timer ttl;
 };
 
@@ -156,6 +161,7 @@ cmd_free(struct cmd *c)
 			break;
 		}
 	ev_timer_stop(G.loop, &c->ttl);
+	qrflow_clear(&c->qr);
 	if (c->w)
 		workers_stop(c->w, "command done");
 	for (i = 0; i < c->data.n; i++)
@@ -325,7 +331,7 @@ cmd_fail(struct cmd *c, const char *condition, const char *text)
 static void
 send_validate(struct cmd *c, const char *step, const struct proto_list *form)
 {
-	if (register_validate(c->w, step, c->bare, form, &c->data) < 0)
+	if (!c->w || register_validate(c->w, step, c->bare, form, &c->data) < 0)
 		cmd_fail(c, "internal-server-error", "Could not reach the legacy module");
 }
 
@@ -354,6 +360,12 @@ reg_worker_result(struct worker *w, struct proto_msg *m, void *arg)
 	proto_list_free(&c->data);
 	c->data = m->v[VALIDATE_RESULT_data].list;
 	memset(&m->v[VALIDATE_RESULT_data].list, 0, sizeof(struct proto_list));
+	if (c->step == S_REG_VALIDATE && G.man.registration_type == REGISTRATION_QRCODE) {
+		/* The worker shows the code, then answers QR_SHOWN (reg_worker_qr). */
+		c->step = S_REG_QR_SHOW;
+		send_validate(c, "qr", NULL);
+		return;
+	}
 	if (c->step == S_REG_VALIDATE && G.man.registration_type == 1 &&
 	    !(m->v[VALIDATE_RESULT_flags].u & PROTO_VALIDATE_NO_2FA)) {
 		form_start(&b, "Enter your 2FA code",
@@ -377,13 +389,77 @@ reg_worker_died(struct worker *w, const char *why, void *arg)
 	(void)w;
 	c->w = NULL;
 	log_warn("adhoc: the register worker for %s failed: %s", c->bare, why);
+	/* While the user looks at the QR code no iq waits: the failure is the answer the
+	 * user gets on submitting "Flash this". */
+	if (c->step == S_REG_QR || c->step == S_REG_QR_WAIT) {
+		qrflow_fail(&c->qr, "internal-server-error",
+		    "The legacy module failed while waiting for the QR code to be flashed");
+		return;
+	}
 	cmd_fail(c, "internal-server-error", "The legacy module failed while checking the registration");
+}
+
+/* The user submitted "Flash this" and the module answered (or the wait timed out). */
+static void
+reg_qr_answer(void *arg, const char *condition, const char *text)
+{
+	struct cmd *c = arg;
+	struct buf b = BUF_INIT;
+
+	if (condition) {
+		log_info("adhoc: QR registration of %s refused: %s", c->bare, condition);
+		cmd_fail(c, condition, text);
+		return;
+	}
+	if (qrflow_merge(&c->qr, &c->data) < 0) {
+		cmd_fail(c, "resource-constraint", "Out of memory");
+		return;
+	}
+	prefs_form(&b);
+	c->step = S_REG_PREFS;
+	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
+	buf_free(&b, 0);
+}
+
+/* QR_SHOWN (the code is out: the "Flash this" form) or QR_CONFIRM (the module's
+ * confirm_qr, kept until the user submits the form). */
+static void
+reg_worker_qr(struct worker *w, struct proto_msg *m, void *arg)
+{
+	struct cmd *c = arg;
+	struct buf b = BUF_INIT;
+	const char *cond;
+
+	(void)w;
+	if (m->type == PROTO_QR_CONFIRM) {
+		if (strcmp(m->v[QR_CONFIRM_user_jid].s, c->bare) != 0) {
+			log_warn("adhoc: a QR confirmation for another JID than %s (ignored)", c->bare);
+			return;
+		}
+		qrflow_confirm(&c->qr, m);
+		return;
+	}
+	if (c->step != S_REG_QR_SHOW) {
+		log_warn("adhoc: an unexpected QR_SHOWN for %s (ignored)", c->bare);
+		return;
+	}
+	cond = m->v[QR_SHOWN_condition].s;
+	if (*cond) {
+		log_info("adhoc: the QR code for %s could not be shown: %s", c->bare, cond);
+		cmd_fail(c, cond, m->v[QR_SHOWN_text].s);
+		return;
+	}
+	qrflow_form(&b, m->v[QR_SHOWN_qr_text].s, m->v[QR_SHOWN_url].s);
+	c->step = S_REG_QR;
+	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
+	buf_free(&b, 0);
 }
 
 static const struct register_ops reg_ops = {
 	.manifest = reg_worker_manifest,
 	.result = reg_worker_result,
 	.died = reg_worker_died,
+	.qr = reg_worker_qr,
 };
 
 static void
@@ -407,12 +483,6 @@ reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
 				goto done;
 			}
 		}
-		if (G.man.registration_type == 2) {
-			route_error(iq, "cancel", "feature-not-implemented",
-			    "Registration with a QR code is not available in this version of slidge-c");
-			cmd_free(c);
-			goto done;
-		}
 		proto_list_free(&c->data);
 		c->data = vals;
 		memset(&vals, 0, sizeof vals);
@@ -420,7 +490,7 @@ reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
 			goto oom;
 		c->step = S_REG_VALIDATE;
 		c->w = workers_spawn_register(&reg_ops, c);
-		if (!c->w)
+		if (!c->w || workers_register_for(c->w, c->bare) < 0)
 			cmd_fail(c, "internal-server-error", "Could not start the legacy module");
 		goto done;
 	case S_REG_2FA: {
@@ -435,6 +505,13 @@ reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
 		send_validate(c, "2fa", &vals);
 		goto done;
 	}
+	case S_REG_QR:
+		/* slidge's Register.qr: the code was flashed (or not) on the legacy side. */
+		if (cmd_wait(c, iq) < 0)
+			goto oom;
+		c->step = S_REG_QR_WAIT;
+		qrflow_wait(&c->qr, reg_qr_answer, c);
+		goto done;
 	case S_REG_PREFS:
 		if (workers_find(c->bare)) {
 			route_error(iq, "modify", "bad-request",

@@ -153,3 +153,85 @@ fail:
 	xmlFreeDoc(doc);
 	return NULL;
 }
+
+/* The XEP-0363 upload service: --upload-service, else the parent domain of the
+ * component's JID, as slidge (and the worker's upload.c) picks it. */
+static int
+is_upload_service(const char *to)
+{
+	const char *svc = G.cfg.upload_service, *dot = strchr(G.jid, '.');
+	struct jid j;
+
+	if (!to || jid_parse(to, &j) < 0 || j.local[0] || j.resource[0])
+		return 0;
+	if (svc && *svc)
+		return jid_bare_equal(svc, j.domain);
+	return dot && strcmp(dot + 1, j.domain) == 0;
+}
+
+/* An iq a register worker may send: a get to the upload service asking its disco#info
+ * or an upload slot, and nothing else (no other payload, no other target). */
+static const char *
+check_upload_iq(xmlNodePtr st)
+{
+	const char *type = xml_attr(st, "type");
+	xmlNodePtr q = xml_first_elem(st);
+
+	if (!type || strcmp(type, "get") != 0 || !is_upload_service(xml_attr(st, "to")))
+		return "an iq that is not a get to the upload service";
+	if (!q || xml_next_elem(q) ||
+	    !((!strcmp((const char *)q->name, "request") &&
+	    !strcmp(xml_ns(q), "urn:xmpp:http:upload:0")) ||
+	    (!strcmp((const char *)q->name, "query") &&
+	    !strcmp(xml_ns(q), "http://jabber.org/protocol/disco#info"))))
+		return "an iq to the upload service that is neither disco#info nor a slot request";
+	return NULL;
+}
+
+xmlDocPtr
+policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
+    const char **why)
+{
+	xmlDocPtr doc;
+	xmlNodePtr st;
+	const char *name, *ns, *requester;
+
+	doc = xml_parse_stanza(xml, len, XML_DEPTH_MAX, why);
+	if (!doc)
+		return NULL;
+	st = xmlDocGetRootElement(doc);
+	name = (const char *)st->name;
+	ns = xml_ns(st);
+	if (*ns && strcmp(ns, "jabber:component:accept") != 0) {
+		*why = "wrong namespace";
+		goto fail;
+	}
+	if (!strcmp(name, "message")) {
+		/* Only the gateway itself speaks during a registration: no contact exists. */
+		if (!jid_bare_equal(xml_attr(st, "from") ? xml_attr(st, "from") : "", G.jid) ||
+		    strchr(xml_attr(st, "from"), '/')) {
+			*why = "a registration message not from the component's JID";
+			goto fail;
+		}
+		if (!is_user(xml_attr(st, "to"), user_jid)) {
+			*why = "a registration message to someone other than the registering JID";
+			goto fail;
+		}
+		return doc;
+	}
+	if (!strcmp(name, "iq")) {
+		requester = config_get_extra(&G.cfg, "upload-requester");
+		if (requester && *requester ? !jid_bare_equal(xml_attr(st, "from") ?
+		    xml_attr(st, "from") : "", requester) : !is_ours(xml_attr(st, "from"))) {
+			*why = "an iq not from the upload requester";
+			goto fail;
+		}
+		if ((*why = check_upload_iq(st)))
+			goto fail;
+		return doc;
+	}
+	*why = "a register worker may only send messages and upload iqs";
+fail:
+	xmlFreeDoc(doc);
+	return NULL;
+}

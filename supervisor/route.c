@@ -21,6 +21,7 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define CAPS_NODE "https://slidge.im/slidge-c"   /* worker.h's */
 #define NS_REGISTER "jabber:iq:register"
 #define NS_PING "urn:xmpp:ping"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
@@ -231,11 +232,19 @@ route_disco_info(xmlNodePtr iq, xmlNodePtr q)
 	struct buf b = BUF_INIT;
 	const char *node = xml_attr(q, "node");
 
-	if (node && *node) {
+	/* node#ver of the caps on the gateway's presences (worker/disco.c, which keeps a
+	 * copy of this list): the same info, as XEP-0115 wants. */
+	if (node && *node && strncmp(node, CAPS_NODE "#", sizeof CAPS_NODE) != 0) {
 		route_error(iq, NULL, "item-not-found", "No such node");
 		return;
 	}
-	buf_puts(&b, "<query xmlns='" NS_DISCO_INFO "'><identity category='gateway' type='");
+	buf_puts(&b, "<query xmlns='" NS_DISCO_INFO "'");
+	if (node && *node) {
+		buf_puts(&b, " node='");
+		buf_put_xml_escaped(&b, node);
+		buf_puts(&b, "'");
+	}
+	buf_puts(&b, "><identity category='gateway' type='");
 	buf_put_xml_escaped(&b, G.man.component_type ? G.man.component_type : "");
 	buf_puts(&b, "' name='");
 	buf_put_xml_escaped(&b, G.man.component_name ? G.man.component_name : "");
@@ -254,6 +263,7 @@ route_disco_info(xmlNodePtr iq, xmlNodePtr q)
 	    "<feature var='http://jabber.org/protocol/pubsub#event'/>"
 	    "<feature var='http://jabber.org/protocol/pubsub#retrieve-items'/>"
 	    "<feature var='http://jabber.org/protocol/pubsub#persistent-items'/>"
+	    "<feature var='urn:xmpp:avatar:metadata+notify'/>"
 	    "</query>");
 	route_iq_result(iq, b.data);
 	buf_free(&b, 0);

@@ -140,6 +140,8 @@ struct register_ops {
 	void (*result)(struct worker *w, struct proto_msg *m, void *arg);
 	/* The worker died or broke the protocol before answering. */
 	void (*died)(struct worker *w, const char *why, void *arg);
+	/* QR_SHOWN or QR_CONFIRM (the QR step of the registration command; may be NULL). */
+	void (*qr)(struct worker *w, struct proto_msg *m, void *arg);
 };
 
 /* When workers drop privileges: check that their user can execute the worker and reach
@@ -162,6 +164,9 @@ void workers_remove_user(struct user *u, int unregister);
 void workers_deliver(struct user *u, xmlNodePtr stanza);
 /* Spawn a register worker; ops are called back. NULL on failure. */
 struct worker *workers_spawn_register(const struct register_ops *ops, void *arg);
+/* Let register worker w emit stanzas for the registration of bare (its QR code: messages
+ * to bare, iqs to the upload service). -1 on OOM. */
+int workers_register_for(struct worker *w, const char *bare);
 /* Send a frame to a worker. -1 if the channel is gone. */
 int workers_send(struct worker *w, enum proto_type t, const struct proto_val *v);
 /* Stop a worker (STOP, then SIGKILL after a grace period). */
@@ -215,6 +220,10 @@ void workers_counts(size_t *users, int *nproc);
 /* Check a stanza a worker emits for user_jid and, if it may go out, return it parsed
  * (caller frees). NULL with the broken rule in *why otherwise. */
 xmlDocPtr policy_check_emit(const char *user_jid, const char *xml, size_t len,
+    const char **why);
+/* The same for a register worker showing user_jid a QR code: a message from the
+ * component's JID to user_jid, or an iq get to the upload service (disco#info, slot). */
+xmlDocPtr policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
     const char **why);
 /* 1 if the checked stanza goes to the user's server (a privileged stanza), else 0. */
 int policy_to_server(xmlNodePtr stanza, const char *user_jid);

@@ -70,6 +70,7 @@ struct worker {
 	struct user *u;                 /* session workers */
 	const struct register_ops *ops; /* register workers */
 	void *arg;
+	char *reg_jid;                  /* register worker: who it may send to (QR step) */
 	int hello, manifest, stopping, answered;
 	ev_timer ping;                  /* liveness: see w_ping_cb */
 	double tokens;                  /* emission budget, see EMIT_RATE */
@@ -121,6 +122,7 @@ static size_t boot_n, boot_next;
 static int boot_running;
 
 static void worker_start_session(struct user *u);
+static int iqtrack_add(const char *user, pid_t reg_pid, xmlNodePtr iq);
 static void grant_queue_front(struct user *u);
 static void boot_more(void);
 
@@ -595,6 +597,8 @@ workers_send(struct worker *w, enum proto_type t, const struct proto_val *v)
 		w_kill(w, "its channel is full or broken");
 		return -1;
 	}
+	if (t == PROTO_VALIDATE)
+		w->answered = 0;   /* it owes an answer again: its death is reported */
 	return 0;
 }
 
@@ -816,7 +820,7 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 	case PROTO_EMIT: {
 		const char *why = NULL;
 		xmlDocPtr doc;
-		if (w->role != ROLE_SESSION || !u)
+		if ((w->role != ROLE_SESSION || !u) && !w->reg_jid)
 			break;
 		{
 			ev_tstamp now = ev_now(G.loop);
@@ -831,15 +835,25 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			}
 			w->tokens -= 1.0;
 		}
-		doc = policy_check_emit(u->rec.jid, m->v[EMIT_xml].s, m->v[EMIT_xml].len, &why);
+		if (w->reg_jid) {
+			/* A register worker showing a QR code: its messages to the registering
+			 * JID, its iqs to the upload service (answered to it alone). */
+			doc = policy_check_register_emit(w->reg_jid, m->v[EMIT_xml].s,
+			    m->v[EMIT_xml].len, &why);
+			if (doc && !strcmp((const char *)xmlDocGetRootElement(doc)->name, "iq") &&
+			    iqtrack_add(NULL, w->pid, xmlDocGetRootElement(doc)) < 0)
+				log_warn("workers: cannot track an iq of a register worker");
+		} else
+			doc = policy_check_emit(u->rec.jid, m->v[EMIT_xml].s, m->v[EMIT_xml].len, &why);
 		if (!doc) {
 			char msg[200];
 			snprintf(msg, sizeof msg, "it emitted a forbidden stanza (%s)", why);
 			w_kill(w, msg);
 			return;
 		}
-		u->out++;
-		{
+		if (u)
+			u->out++;
+		if (u) {
 			xmlNodePtr root = xmlDocGetRootElement(doc);
 			const char *t = xml_attr(root, "type");
 			if (strcmp((const char *)root->name, "iq") == 0 && t &&
@@ -849,7 +863,7 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		}
 		if (component_send_node(xmlDocGetRootElement(doc)) < 0)
 			log_warn("workers: a stanza of %s could not be queued (server away too long)",
-			    u->rec.jid);
+			    u ? u->rec.jid : w->reg_jid);
 		xmlFreeDoc(doc);
 		return;
 	}
@@ -859,6 +873,14 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		w->answered = 1;
 		if (w->ops && w->ops->result)
 			w->ops->result(w, m, w->arg);
+		return;
+	case PROTO_QR_SHOWN:
+	case PROTO_QR_CONFIRM:
+		/* QR_SHOWN answers step "qr", but the worker still owes the confirmation. */
+		if (w->role != ROLE_REGISTER || !w->manifest || !w->ops || !w->ops->qr)
+			break;
+		w->answered = m->type == PROTO_QR_CONFIRM;
+		w->ops->qr(w, m, w->arg);
 		return;
 	case PROTO_DATA_UPDATE:
 		if (w->role != ROLE_SESSION || !u)
@@ -1063,6 +1085,7 @@ w_finish(struct worker *w)
 			w->ops->died(w, how, w->arg);
 		else if (!w->manifest && !G.man.ok && w->ops && w->ops->died)
 			w->ops->died(w, how, w->arg);
+		free(w->reg_jid);
 		free(w);
 		goto check_shutdown;
 	}
@@ -1336,6 +1359,13 @@ workers_spawn_register(const struct register_ops *ops, void *arg)
 	return w;
 }
 
+int
+workers_register_for(struct worker *w, const char *bare)
+{
+	free(w->reg_jid);
+	return (w->reg_jid = strdup(bare)) ? 0 : -1;
+}
+
 void
 workers_pause_all(int p)
 {
@@ -1436,6 +1466,7 @@ struct iqtrack {
 	char our_id[48];
 	char *orig_id;
 	char *user;
+	pid_t reg_pid;                  /* or: the register worker that asked */
 	ev_tstamp at;
 };
 
@@ -1465,8 +1496,9 @@ iqtrack_prune(void)
 	}
 }
 
-int
-workers_track_iq(struct user *u, xmlNodePtr iq)
+/* Track iq for the session of user, or (user NULL) for register worker reg_pid. */
+static int
+iqtrack_add(const char *user, pid_t reg_pid, xmlNodePtr iq)
 {
 	struct iqtrack *t = calloc(1, sizeof *t);
 	const char *id = xml_attr(iq, "id");
@@ -1474,7 +1506,8 @@ workers_track_iq(struct user *u, xmlNodePtr iq)
 	if (!t)
 		return -1;
 	t->orig_id = strdup(id ? id : "");
-	t->user = strdup(u->rec.jid);
+	t->user = strdup(user ? user : "");
+	t->reg_pid = reg_pid;
 	if (!t->orig_id || !t->user) {
 		free(t->orig_id);
 		free(t->user);
@@ -1492,11 +1525,42 @@ workers_track_iq(struct user *u, xmlNodePtr iq)
 }
 
 int
+workers_track_iq(struct user *u, xmlNodePtr iq)
+{
+	return iqtrack_add(u->rec.jid, 0, iq);
+}
+
+/* The answer to a register worker's iq, if that worker is still there. */
+static int
+iq_to_register_worker(pid_t pid, xmlNodePtr iq)
+{
+	struct proto_val v[STANZA__NFIELDS] = { 0 };
+	struct worker *w;
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	for (w = all_workers; w; w = w->next)
+		if (w->role == ROLE_REGISTER && w->pid == pid && w->ch && !w->stopping)
+			break;
+	if (!w || xml_serialize(iq, &b) < 0 ||
+	    b.len > proto_desc(PROTO_STANZA)->fields[STANZA_xml].max) {
+		buf_free(&b, 0);
+		return -1;
+	}
+	v[STANZA_xml].s = b.data;
+	v[STANZA_xml].len = b.len;
+	rc = workers_send(w, PROTO_STANZA, v);
+	buf_free(&b, 0);
+	return rc;
+}
+
+int
 workers_iq_result(xmlNodePtr iq)
 {
 	struct iqtrack **pp, *t;
 	const char *id = xml_attr(iq, "id");
 	struct user *u;
+	int rc = -1;
 
 	if (!id)
 		return -1;
@@ -1507,15 +1571,18 @@ workers_iq_result(xmlNodePtr iq)
 		return -1;
 	*pp = t->next;
 	niqs--;
-	u = workers_find(t->user);
-	if (u) {
+	if (t->reg_pid) {
+		xmlSetProp(iq, (const xmlChar *)"id", (const xmlChar *)t->orig_id);
+		rc = iq_to_register_worker(t->reg_pid, iq);
+	} else if ((u = workers_find(t->user))) {
 		xmlSetProp(iq, (const xmlChar *)"id", (const xmlChar *)t->orig_id);
 		workers_deliver(u, iq);
+		rc = 0;
 	}
 	free(t->orig_id);
 	free(t->user);
 	free(t);
-	return u ? 0 : -1;
+	return rc;
 }
 
 void

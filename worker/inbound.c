@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 #include "xml.h"
 
 #define WAITING_MAX 1000
@@ -207,6 +208,10 @@ inbound_stanza(uint64_t seq, const char *xml, size_t len)
 	if (inbound_check(in) < 0)
 		goto done;
 	if (!session->ready && in->to_contact && in->kind[0] != 'i') {
+		/* A probe of a cached friend is answered from the contact cache. */
+		if (in->kind[0] == 'p' && strcmp(in->type, "probe") == 0 &&
+		    contact_cache_probe(in->jto.local))
+			goto done;
 		if (wait_for_ready(seq, xml, len) == 0) {
 			res = INBOUND_DEFERRED;
 			goto done;
@@ -215,6 +220,8 @@ inbound_stanza(uint64_t seq, const char *xml, size_t len)
 	}
 	switch (in->kind[0]) {
 	case 'm':
+		if (in->to_component && avatar_user_event(in->root))
+			break;   /* the user's PEP avatar event (avatar.c) */
 		res = in->to_component ? command_message(in) : message_to_contact(in);
 		break;
 	case 'p':

@@ -25,6 +25,7 @@
 #include "sandbox.h"
 #endif
 #include "worker.h"
+#include "parity.h"
 #include "xml.h"
 
 #define CHAN_FD 3
@@ -456,6 +457,7 @@ main(int argc, char **argv)
 	module_load(modname);
 	module_parse_options(argc - optind, argv + optind);
 	module_init();
+	avatar_component_load();   /* component_avatar_path: read before the sandbox */
 
 	worker.chan = chan_new(worker.loop, CHAN_FD, PROTO_S2W, chan_msg, chan_err, NULL);
 	if (worker.chan == NULL)

@@ -4,17 +4,25 @@
  * checks, one VALIDATE at a time: step "form" -> validate(), "2fa" ->
  * validate_two_factor_code(), "qr" -> get_qr_text(). The answer carries the
  * legacy_module_data to store: what the hook set with slidge_reply_set, merged onto the
- * data so far. Like slidge, a validate() that sets nothing stores the raw form. */
+ * data so far. Like slidge, a validate() that sets nothing stores the raw form.
+ *
+ * Step "qr" is answered differently: qr.c shows the code to the user (upload, attachment,
+ * text) and answers QR_SHOWN; the worker then stays until slidged stops it, so that the
+ * module can call slidge_confirm_qr when its network sees the code flashed. The iq
+ * results of the upload (the slot) reach this worker as STANZA frames. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "qr.h"
 #include "worker.h"
+#include "xml.h"
 
 struct validate_ctx {
 	uint64_t id;
 	char step[16];
+	char user_jid[JID_BUF];
 	struct proto_list form;   /* the submitted form (credentials: wiped on free) */
 	struct proto_list data;   /* legacy_module_data so far */
 };
@@ -61,6 +69,14 @@ validate_done(struct slidge_reply *r, void *arg)
 	struct proto_list data = { 0 };
 	const struct proto_list *overlay = NULL;
 
+	if (strcmp(ctx->step, "qr") == 0) {
+		if (r->ok)
+			qr_register_show(ctx->id, ctx->user_jid, r->value);
+		else
+			qr_register_fail(ctx->id, r->condition, r->text);
+		ctx_free(ctx);
+		return;
+	}
 	v[VALIDATE_RESULT_id].u = ctx->id;
 	if (r->kv_set)
 		overlay = &r->kv;
@@ -119,6 +135,7 @@ register_validate(struct proto_msg *m)
 		fatal("calloc");
 	ctx->id = m->v[VALIDATE_id].u;
 	snprintf(ctx->step, sizeof ctx->step, "%s", step);
+	snprintf(ctx->user_jid, sizeof ctx->user_jid, "%s", user_jid);
 	/* Taken from the message, which the channel frees after this call. */
 	ctx->form = m->v[VALIDATE_form].list;
 	m->v[VALIDATE_form].list = (struct proto_list){ 0 };
@@ -143,6 +160,7 @@ register_validate(struct proto_msg *m)
 	} else if (strcmp(step, "qr") == 0) {
 		if (module->get_qr_text == NULL)
 			goto not_implemented;
+		qr_register_start(user_jid);
 		module->get_qr_text(user_jid, r);
 	} else {
 		reply_complete_error(r, SLIDGE_BAD_REQUEST, "Unknown registration step");
@@ -151,4 +169,37 @@ register_validate(struct proto_msg *m)
 not_implemented:
 	reply_complete_error(r, SLIDGE_FEATURE_NOT_IMPLEMENTED,
 	    "Not implemented by the legacy module");
+}
+
+/* A STANZA for a register worker: only the answer to an iq it sent (the upload slot of
+ * the QR code), which slidged routes here by the id it gave that iq. Nothing is acked:
+ * slidged keeps no queue for register workers. */
+void
+register_stanza(struct proto_msg *m)
+{
+	struct inbound in = { 0 };
+	const char *why = NULL, *from;
+	struct jid j;
+
+	in.seq = m->v[STANZA_seq].u;
+	if ((in.doc = xml_parse_stanza(m->v[STANZA_xml].s, m->v[STANZA_xml].len, XML_DEPTH_MAX,
+	    &why)) == NULL || (in.root = xmlDocGetRootElement(in.doc)) == NULL) {
+		log_warn("ignoring an unparsable stanza: %s", why ? why : "no root");
+		goto done;
+	}
+	in.kind = (const char *)in.root->name;
+	in.type = xml_attr(in.root, "type");
+	in.id = xml_attr(in.root, "id");
+	from = xml_attr(in.root, "from");
+	if (strcmp(in.kind, "iq") != 0 || in.type == NULL || (strcmp(in.type, "result") != 0 &&
+	    strcmp(in.type, "error") != 0) || from == NULL || jid_parse(from, &j) < 0 ||
+	    jid_full(&j, in.from, sizeof in.from) < 0) {
+		log_warn("ignoring a stanza that answers nothing this worker asked");
+		goto done;
+	}
+	if (!iq_answer(&in))
+		log_debug("an iq %s nobody waits for", in.type);
+done:
+	if (in.doc != NULL)
+		xmlFreeDoc(in.doc);
 }

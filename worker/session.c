@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 
 #define READY_TIMEOUT 10.0       /* slidge's wait_for_ready() default */
 #define UNREGISTER_TIMEOUT 5.0   /* longest wait for the module's unregister hook */
@@ -90,7 +91,7 @@ session_send_cached_status(const char *to)
 	} else {
 		p.type = "unavailable";
 	}
-	stanza_presence(&p);
+	disco_gateway_presence(&p);   /* with the gateway's caps and avatar hash */
 }
 
 void
@@ -227,6 +228,7 @@ login_finish(void)
 	send_state("logged-in", login_status);
 	log_info("logged in");
 	session_set_ready();
+	avatar_user_fetch();          /* slidge: the user's avatar, after login_wrap */
 	/* Loading the module, the manifest and the login leave freed heap behind; hand those
 	 * pages back to the kernel: an idle worker's memory is what an operator pays per user. */
 	malloc_trim(0);
@@ -352,6 +354,7 @@ session_free(void)
 	ev_timer_stop(worker.loop, &session->ready_timer);
 	timer_cancel_all(session);
 	contacts_free(session);
+	avatar_free_all();
 	store_close();
 	chat_free();
 	while ((r = session->resources) != NULL) {

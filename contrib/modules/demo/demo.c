@@ -261,7 +261,7 @@ demo_login(struct slidge_session *s, struct slidge_reply *r)
 	slidge_session_set_priv(s, d);
 	snprintf(status, sizeof status, "Connected as %s", username);
 	slidge_log(s, SLIDGE_LOG_INFO, "demo network: logged in");
-	slidge_reply_str(r, status);
+	demo_parity_login(s, r, username, status);
 }
 
 static void

@@ -1,0 +1,427 @@
+/* qr.c: QR codes: rendering, sending, the registration's QR step and confirm_qr
+ * (reference/slidge.md §2 get_qr_text / confirm_qr / send_qr, §6.2 QRCODE, §6.3).
+ *
+ * The text is encoded by libqrencode and written as a 1-bit greyscale PNG by libpng, with
+ * a quiet zone and a module size that scanners read (qr.h). Like slidge, the PNG is
+ * uploaded and sent from the gateway's JID as an attachment, followed by a message with
+ * the raw text, for clients that show neither images nor links.
+ *
+ * In a register worker, the QR step answers QR_SHOWN once the code is out, then waits for
+ * the module's slidge_confirm_qr, which becomes one QR_CONFIRM frame; slidged owns the
+ * timeout and the rest of the registration. The exported slidge_* functions of this part
+ * of legacy.h live here rather than in api.c, beside what they drive. */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+#include <qrencode.h>
+
+#include "log.h"
+#include "qr.h"
+#include "upload.h"
+#include "worker.h"
+
+#define NS_OOB "jabber:x:oob"
+#define QR_FILE_NAME "qr.png"
+
+/* ---- rendering ----------------------------------------------------------------------- */
+
+struct membuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void
+png_write_mem(png_structp png, png_bytep data, png_size_t n)
+{
+	struct membuf *m = png_get_io_ptr(png);
+	unsigned char *np;
+	size_t cap;
+
+	if (m->len + n > m->cap) {
+		cap = m->cap ? m->cap : 4096;
+		while (cap < m->len + n)
+			cap *= 2;
+		if ((np = realloc(m->p, cap)) == NULL)
+			png_error(png, "out of memory");
+		m->p = np;
+		m->cap = cap;
+	}
+	memcpy(m->p + m->len, data, n);
+	m->len += n;
+}
+
+static void
+png_flush_mem(png_structp png)
+{
+	(void)png;
+}
+
+static void
+png_log_error(png_structp png, png_const_charp msg)
+{
+	log_warn("qr: libpng: %s", msg);
+	png_longjmp(png, 1);
+}
+
+static void
+png_log_warning(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	log_debug("qr: libpng: %s", msg);
+}
+
+/* One PNG row: pixel row y of the scaled, quiet-zoned code (1 bit per pixel, 1 = white). */
+static void
+qr_row(const QRcode *q, unsigned y, unsigned char *row, size_t rowbytes)
+{
+	unsigned side = (unsigned)q->width + 2 * QR_QUIET, x, mx, my;
+
+	memset(row, 0xff, rowbytes);
+	my = y / QR_SCALE;
+	if (my < QR_QUIET || my >= QR_QUIET + (unsigned)q->width)
+		return;
+	for (x = 0; x < side * QR_SCALE; x++) {
+		mx = x / QR_SCALE;
+		if (mx < QR_QUIET || mx >= QR_QUIET + (unsigned)q->width)
+			continue;
+		if (q->data[(my - QR_QUIET) * (unsigned)q->width + (mx - QR_QUIET)] & 1)
+			row[x / 8] &= (unsigned char)~(0x80u >> (x % 8));
+	}
+}
+
+/* Write q as a PNG into m. -1 on failure (m may hold a partial image: caller frees). */
+static int
+qr_write_png(const QRcode *q, struct membuf *m, unsigned char *row, size_t rowbytes)
+{
+	png_structp png;
+	png_infop info = NULL;
+	unsigned pixels = ((unsigned)q->width + 2 * QR_QUIET) * QR_SCALE, y;
+
+	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_log_error,
+	    png_log_warning);
+	if (png == NULL || (info = png_create_info_struct(png)) == NULL) {
+		png_destroy_write_struct(&png, NULL);
+		return -1;
+	}
+	/* libpng reports errors by longjmp: nothing below changes a local that the error
+	 * path reads, so no volatile is needed. */
+	if (setjmp(png_jmpbuf(png))) {
+		png_destroy_write_struct(&png, &info);
+		return -1;
+	}
+	png_set_write_fn(png, m, png_write_mem, png_flush_mem);
+	png_set_IHDR(png, info, pixels, pixels, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+	    PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (y = 0; y < pixels; y++) {
+		qr_row(q, y, row, rowbytes);
+		png_write_row(png, row);
+	}
+	png_write_end(png, info);
+	png_destroy_write_struct(&png, &info);
+	return 0;
+}
+
+int
+qr_png(const char *text, unsigned char **png, size_t *len)
+{
+	QRcode *q;
+	struct membuf m = { 0 };
+	unsigned char *row;
+	size_t rowbytes;
+	int rc;
+
+	*png = NULL;
+	*len = 0;
+	if (text == NULL || *text == '\0' || strlen(text) > QR_TEXT_MAX)
+		return -1;
+	/* 8-bit mode hint, case-sensitive: libqrencode still picks numeric and alphanumeric
+	 * segments where they are shorter; version 0 lets it choose the smallest size. */
+	if ((q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1)) == NULL) {
+		log_warn("qr: cannot encode a text of %zu bytes", strlen(text));
+		return -1;
+	}
+	rowbytes = (((size_t)q->width + 2 * QR_QUIET) * QR_SCALE + 7) / 8;
+	if ((row = malloc(rowbytes)) == NULL) {
+		QRcode_free(q);
+		return -1;
+	}
+	rc = qr_write_png(q, &m, row, rowbytes);
+	free(row);
+	QRcode_free(q);
+	if (rc < 0) {
+		free(m.p);
+		return -1;
+	}
+	*png = m.p;
+	*len = m.len;
+	return 0;
+}
+
+/* ---- sending ------------------------------------------------------------------------- */
+
+struct qr_job {
+	char *to;
+	char *text;
+	qr_sent_cb *done;
+	void *arg;
+};
+
+static void
+job_free(struct qr_job *j)
+{
+	free(j->to);
+	free(j->text);
+	free(j);
+}
+
+/* The gateway's attachment message: the URL as body and as XEP-0066 OOB data, which
+ * clients show inline (slidge's send_file from the component). */
+static void
+send_attachment(const char *to, const char *url)
+{
+	struct xb x = { 0 };
+	char id[64];
+
+	stanza_new_id(id, sizeof id);
+	xb_open(&x, "message");
+	xb_attr(&x, "type", "chat");
+	xb_attr(&x, "from", worker.component_jid);
+	xb_attr(&x, "to", to);
+	xb_attr(&x, "id", id);
+	xb_open_end(&x);
+	xb_text(&x, "body", NULL, url);
+	xb_raw(&x, "<x xmlns='" NS_OOB "'>");
+	xb_text(&x, "url", NULL, url);
+	xb_close(&x, "x");
+	xb_close(&x, "message");
+	xb_emit(&x);
+	xb_free(&x);
+}
+
+/* The text itself, as BaseGateway.send_text sends it. */
+static void
+send_text(const char *to, const char *text)
+{
+	struct message_out m = { 0 };
+
+	m.from = worker.component_jid;
+	m.to = to;
+	m.body = text;
+	m.state = "active";
+	m.flags = MSG_MARKABLE | MSG_STORE;
+	stanza_message(&m);
+}
+
+static void
+qr_uploaded(void *arg, const char *url, const char *error)
+{
+	struct qr_job *j = arg;
+
+	if (url != NULL) {
+		send_attachment(j->to, url);
+		send_text(j->to, j->text);
+	} else {
+		log_warn("qr: the QR code could not be uploaded: %s", error ? error : "unknown error");
+	}
+	j->done(j->arg, url, url != NULL ? NULL : (error ? error : "upload failed"));
+	job_free(j);
+}
+
+int
+qr_send(const char *to, const char *text, qr_sent_cb *done, void *arg)
+{
+	struct qr_job *j;
+	unsigned char *png;
+	size_t len;
+	int rc;
+
+	if (qr_png(text, &png, &len) < 0)
+		return -1;
+	if ((j = calloc(1, sizeof *j)) == NULL || (j->to = strdup(to)) == NULL ||
+	    (j->text = strdup(text)) == NULL) {
+		if (j != NULL)
+			job_free(j);
+		free(png);
+		return -1;
+	}
+	j->done = done;
+	j->arg = arg;
+	rc = upload_bytes(png, len, QR_FILE_NAME, "image/png", qr_uploaded, j);
+	free(png);   /* upload_bytes copied it */
+	if (rc < 0) {
+		job_free(j);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the registration's QR step (role register) ------------------------------------ */
+
+/* The user whose registration shows a code, and whether the module already answered. */
+static char reg_user[JID_BUF];
+static int reg_confirmed;
+
+static void
+send_shown(uint64_t id, const char *condition, const char *text, const char *qr_text,
+    const char *url)
+{
+	struct proto_val v[QR_SHOWN__NFIELDS] = { 0 };
+	const struct proto_desc *d = proto_desc(PROTO_QR_SHOWN);
+
+	v[QR_SHOWN_id].u = id;
+	v[QR_SHOWN_condition].s = condition;
+	v[QR_SHOWN_text].s = text;
+	v[QR_SHOWN_text].len = worker_clip(text, d->fields[QR_SHOWN_text].max);
+	v[QR_SHOWN_qr_text].s = qr_text;
+	v[QR_SHOWN_url].s = url;
+	if (worker_send(PROTO_QR_SHOWN, v) < 0) {
+		/* A URL longer than the table allows: slidged must still get an answer. */
+		v[QR_SHOWN_condition].s = SLIDGE_INTERNAL_SERVER_ERROR;
+		v[QR_SHOWN_text].s = "The QR code could not be shown";
+		v[QR_SHOWN_text].len = 0;
+		v[QR_SHOWN_qr_text].s = v[QR_SHOWN_url].s = "";
+		worker_send(PROTO_QR_SHOWN, v);
+	}
+}
+
+struct shown_ctx {
+	uint64_t id;
+	char *text;
+};
+
+static void
+reg_shown(void *arg, const char *url, const char *error)
+{
+	struct shown_ctx *c = arg;
+
+	if (url != NULL)
+		send_shown(c->id, "", "", c->text, url);
+	else
+		send_shown(c->id, SLIDGE_INTERNAL_SERVER_ERROR, "Slidge cannot send attachments",
+		    "", "");
+	(void)error;   /* logged by qr_uploaded */
+	explicit_bzero(c->text, strlen(c->text));
+	free(c->text);
+	free(c);
+}
+
+void
+qr_register_show(uint64_t id, const char *user_jid, const char *text)
+{
+	struct shown_ctx *c;
+
+	snprintf(reg_user, sizeof reg_user, "%s", user_jid);
+	if (text == NULL || *text == '\0' || strlen(text) > QR_TEXT_MAX) {
+		send_shown(id, SLIDGE_INTERNAL_SERVER_ERROR,
+		    "The legacy module gave no usable text for the QR code", "", "");
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL || (c->text = strdup(text)) == NULL) {
+		free(c);
+		send_shown(id, SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory", "", "");
+		return;
+	}
+	c->id = id;
+	if (qr_send(user_jid, text, reg_shown, c) < 0) {
+		reg_shown(c, NULL, "cannot start the upload");
+		return;
+	}
+}
+
+void
+qr_register_fail(uint64_t id, const char *condition, const char *text)
+{
+	send_shown(id, stanza_condition(condition) ? condition : SLIDGE_INTERNAL_SERVER_ERROR,
+	    text ? text : "", "", "");
+}
+
+void
+qr_register_start(const char *user_jid)
+{
+	snprintf(reg_user, sizeof reg_user, "%s", user_jid);
+	reg_confirmed = 0;
+}
+
+void
+slidge_confirm_qr(const char *user_jid, const char *condition, const char *text,
+    const struct slidge_data_item *data)
+{
+	struct proto_val v[QR_CONFIRM__NFIELDS] = { 0 };
+	struct proto_list kv = { 0 };
+	size_t i;
+
+	if (worker.role != ROLE_REGISTER || user_jid == NULL || reg_user[0] == '\0' ||
+	    strcmp(user_jid, reg_user) != 0) {
+		log_warn("slidge_confirm_qr: no registration of this user waits for a QR code");
+		return;
+	}
+	if (reg_confirmed) {
+		log_warn("slidge_confirm_qr: called again for the same registration (ignored)");
+		return;
+	}
+	reg_confirmed = 1;
+	v[QR_CONFIRM_user_jid].s = reg_user;
+	if (condition != NULL) {
+		v[QR_CONFIRM_condition].s = stanza_condition(condition) ? condition :
+		    SLIDGE_INTERNAL_SERVER_ERROR;
+		v[QR_CONFIRM_text].s = text ? text : "";
+		v[QR_CONFIRM_text].len = worker_clip(v[QR_CONFIRM_text].s,
+		    proto_desc(PROTO_QR_CONFIRM)->fields[QR_CONFIRM_text].max);
+		log_info("the legacy network refused the QR code: %s", v[QR_CONFIRM_condition].s);
+	} else {
+		v[QR_CONFIRM_condition].s = v[QR_CONFIRM_text].s = "";
+		for (i = 0; data != NULL && data[i].key != NULL; i++)
+			if (proto_kv_set(&kv, data[i].key, data[i].value ? data[i].value : "") < 0)
+				fatal("out of memory");
+		log_info("the legacy network confirmed the QR code");
+	}
+	v[QR_CONFIRM_data].list = kv;
+	if (worker_send(PROTO_QR_CONFIRM, v) < 0) {
+		v[QR_CONFIRM_condition].s = SLIDGE_INTERNAL_SERVER_ERROR;
+		v[QR_CONFIRM_text].s = "The legacy module returned unusable data";
+		v[QR_CONFIRM_text].len = 0;
+		v[QR_CONFIRM_data].list = (struct proto_list){ 0 };
+		worker_send(PROTO_QR_CONFIRM, v);
+	}
+	for (i = 0; i < kv.n; i++)
+		explicit_bzero(kv.v[i], strlen(kv.v[i]));
+	proto_list_free(&kv);
+}
+
+/* ---- send_qr in a session ------------------------------------------------------------ */
+
+static void
+session_qr_sent(void *arg, const char *url, const char *error)
+{
+	char *text = arg;
+
+	/* The image could not be sent: the text still lets the user pair by hand. */
+	if (url == NULL && session != NULL)
+		send_text(session->user_jid, text);
+	(void)error;
+	free(text);
+}
+
+void
+slidge_session_send_qr(struct slidge_session *s, const char *text)
+{
+	char *copy;
+
+	if (s == NULL || s != session) {
+		log_warn("slidge_session_send_qr: called without this worker's session");
+		return;
+	}
+	if (text == NULL || *text == '\0') {
+		log_warn("slidge_session_send_qr: empty text (nothing sent)");
+		return;
+	}
+	if ((copy = strdup(text)) == NULL || qr_send(s->user_jid, text, session_qr_sent, copy) < 0) {
+		log_warn("slidge_session_send_qr: the QR code could not be made; sending the text");
+		send_text(s->user_jid, text);
+		free(copy);
+	}
+}
