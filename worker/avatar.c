@@ -6,7 +6,21 @@
  * avatar is not published again), the MIME type and, for PNG and GIF, the size read from
  * the header. slidge re-encodes every avatar to a PNG of at most AVATAR_SIZE pixels;
  * here the bytes are served as they are (modules that want PNG give PNG).
- * The hash is computed with GnuTLS, the library the project uses for hashes. */
+ * The hash is computed with nettle.
+ *
+ * The gateway's own avatar (COMPONENT_AVATAR, or component_avatar_path read before the
+ * sandbox) is served on the component's vCard and PEP nodes and its hash rides on the
+ * gateway's presences.
+ *
+ * The user's avatar goes the other way (BaseSession.on_avatar, reference/slidge.md §1
+ * row 0084, §7.1 case 32): the gateway's caps say urn:xmpp:avatar:metadata+notify, so
+ * the user's server sends it the user's PEP avatar metadata events; after login the
+ * current metadata is fetched as well (slidge's fetch_user_avatar). A new hash makes the
+ * gateway fetch urn:xmpp:avatar:data from the user's bare JID, check its SHA-1 and give
+ * it to on_avatar, only with the sync_avatar preference on, and only once per hash: the
+ * last hash given is kept in the store (slidge's user.avatar_hash). An empty metadata
+ * (the user removed the avatar) calls on_avatar with no data, if one had been given. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +28,15 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
+#include "xml.h"
 
 #define AVATAR_MAX (8u << 20)   /* larger avatars are refused (stanza limits anyway) */
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define NS_EVENT "http://jabber.org/protocol/pubsub#event"
+#define NS_AVATAR_META "urn:xmpp:avatar:metadata"
+#define NS_AVATAR_DATA "urn:xmpp:avatar:data"
+#define USER_HASH_KEY "avatar_hash"
 
 void
 avatar_sha1(const void *data, size_t len, unsigned char out[20])
@@ -171,6 +192,7 @@ avatar_contact_set(struct slidge_contact *c, struct avatar *a)
 	avatar_free(c->avatar);
 	c->avatar = a;
 	log_debug("%s: avatar %s", c->jid, a ? a->sha1 : "removed");
+	contact_cache_save(c, 1);
 	/* Inside update_info the contact is not announced yet: its roster sync sends all. */
 	if (c->updating_info || !c->is_friend)
 		return;
@@ -179,18 +201,307 @@ avatar_contact_set(struct slidge_contact *c, struct avatar *a)
 		presence_contact(c, NULL, NULL);
 }
 
+/* ---- the gateway's avatar ---------------------------------------------------------- */
+
+static struct avatar *component;
+static int component_tried;
+
+void
+avatar_component_load(void)
+{
+	FILE *f;
+	unsigned char *data = NULL;
+	size_t len = 0, n;
+
+	if (component_tried || module == NULL)
+		return;
+	component_tried = 1;
+	if (module->component_avatar != NULL && module->component_avatar_len > 0) {
+		component = avatar_new(module->component_avatar, module->component_avatar_len,
+		    NULL);
+		return;
+	}
+	if (module->component_avatar_path == NULL || *module->component_avatar_path == '\0')
+		return;
+	/* Read now, before the sandbox closes the file system; bounded like any avatar. */
+	if ((f = fopen(module->component_avatar_path, "rb")) == NULL) {
+		log_warn("cannot open the component avatar %s", module->component_avatar_path);
+		return;
+	}
+	if ((data = malloc(AVATAR_MAX + 1)) != NULL) {
+		while ((n = fread(data + len, 1, AVATAR_MAX + 1 - len, f)) > 0 &&
+		    len + n <= AVATAR_MAX)
+			len += n;
+		if (ferror(f) || n > 0)
+			log_warn("cannot read the component avatar %s (unreadable, or more than "
+			    "%u bytes)", module->component_avatar_path, AVATAR_MAX);
+		else
+			component = avatar_new(data, len, NULL);
+	}
+	free(data);
+	fclose(f);
+}
+
 const struct avatar *
 avatar_component(void)
 {
-	static struct avatar *component;
-	static int tried;
-
-	/* Built once, from the module's bytes, the first time someone asks. */
-	if (!tried) {
-		tried = 1;
-		if (module->component_avatar != NULL && module->component_avatar_len > 0)
-			component = avatar_new(module->component_avatar,
-			    module->component_avatar_len, NULL);
-	}
+	avatar_component_load();
 	return component;
+}
+
+/* ---- the user's avatar ------------------------------------------------------------ */
+
+struct user_fetch {
+	char hash[41];
+	char type[64];
+	unsigned width, height;
+};
+
+static char user_fetching[41];   /* the hash being fetched, "" if none */
+static char mem_hash[41];        /* the last hash given, without a store */
+static int mem_hash_set;
+
+int
+avatar_sync_enabled(void)
+{
+	const char *v = proto_kv_get(&session->prefs, "sync_avatar");
+
+	/* slidge's PREFERENCES default sync_avatar to true; IBR stores none. */
+	return v == NULL || !(strcmp(v, "false") == 0 || strcmp(v, "0") == 0);
+}
+
+/* The last hash given to on_avatar ("" none given, or removed) into out. */
+static void
+last_hash(char out[41])
+{
+	void *v;
+	size_t n;
+
+	out[0] = '\0';
+	if (store_kv_get(KV_USER, USER_HASH_KEY, &v, &n) == 0) {
+		if (n < 41)
+			memcpy(out, v, n + 1);
+		free(v);
+	} else if (mem_hash_set) {
+		memcpy(out, mem_hash, sizeof mem_hash);
+	}
+}
+
+static void
+set_last_hash(const char *h)
+{
+	snprintf(mem_hash, sizeof mem_hash, "%s", h);
+	mem_hash_set = 1;
+	store_kv_put(KV_USER, USER_HASH_KEY, h, strlen(h));
+}
+
+/* Decode base64 (whitespace allowed) into a new buffer (caller frees). NULL if it is
+ * not base64 or larger than AVATAR_MAX. */
+static unsigned char *
+base64_decode(const char *s, size_t *outlen)
+{
+	unsigned char *out;
+	uint32_t acc = 0;
+	size_t n = 0, bits = 0, pad = 0;
+	int v;
+
+	if ((out = malloc(strlen(s) / 4 * 3 + 3)) == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+			continue;
+		if (*s == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0)
+			goto bad;   /* data after padding */
+		if (*s >= 'A' && *s <= 'Z')
+			v = *s - 'A';
+		else if (*s >= 'a' && *s <= 'z')
+			v = *s - 'a' + 26;
+		else if (*s >= '0' && *s <= '9')
+			v = *s - '0' + 52;
+		else if (*s == '+')
+			v = 62;
+		else if (*s == '/')
+			v = 63;
+		else
+			goto bad;
+		acc = acc << 6 | (uint32_t)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+		if (n > AVATAR_MAX)
+			goto bad;
+	}
+	if (pad > 2 || bits >= 6)
+		goto bad;
+	*outlen = n;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static void
+user_data_answer(xmlNodePtr answer, void *arg)
+{
+	struct user_fetch *f = arg;
+	xmlNodePtr items, item, data;
+	unsigned char *bytes = NULL;
+	char *b64 = NULL, sha1[41];
+	const char *type = answer != NULL ? xml_attr(answer, "type") : NULL;
+	size_t len = 0;
+
+	if (session == NULL || strcmp(user_fetching, f->hash) != 0) {
+		free(f);
+		return;
+	}
+	user_fetching[0] = '\0';
+	if (type == NULL || strcmp(type, "result") != 0 ||
+	    (items = xml_child(xml_child(answer, "pubsub", NS_PUBSUB), "items", NS_PUBSUB))
+	    == NULL || (item = xml_child(items, "item", NS_PUBSUB)) == NULL ||
+	    (data = xml_child(item, "data", NS_AVATAR_DATA)) == NULL ||
+	    (b64 = xml_text(data)) == NULL || (bytes = base64_decode(b64, &len)) == NULL ||
+	    len == 0) {
+		log_warn("could not fetch the user's avatar (%s)", answer == NULL ? "no answer" :
+		    type != NULL && strcmp(type, "error") == 0 ? "error" : "bad data");
+		goto done;
+	}
+	avatar_sha1_hex(bytes, len, sha1);
+	if (strcmp(sha1, f->hash) != 0) {
+		log_warn("the user's avatar data does not match its hash: ignored");
+		goto done;
+	}
+	log_info("the user's avatar changed (%zu bytes)", len);
+	set_last_hash(f->hash);
+	module->on_avatar(session, bytes, len, f->hash, f->type[0] ? f->type : NULL,
+	    f->width, f->height);
+done:
+	free(bytes);
+	free(b64);
+	free(f);
+}
+
+static unsigned
+attr_uint(xmlNodePtr n, const char *name)
+{
+	const char *v = xml_attr(n, name);
+	char *end;
+	unsigned long u;
+
+	if (v == NULL)
+		return 0;
+	u = strtoul(v, &end, 10);
+	return *v != '\0' && *end == '\0' && u <= 65535 ? (unsigned)u : 0;
+}
+
+/* The user's current avatar metadata (NULL: none published). */
+static void
+user_metadata(xmlNodePtr metadata)
+{
+	struct user_fetch *f;
+	struct xb q = { 0 };
+	xmlNodePtr info = metadata != NULL ? xml_child(metadata, "info", NS_AVATAR_META) : NULL;
+	const char *id = info != NULL ? xml_attr(info, "id") : NULL, *type;
+	char last[41];
+
+	if (module->on_avatar == NULL || !avatar_sync_enabled() || !session_logged())
+		return;
+	last_hash(last);
+	if (id == NULL || *id == '\0') {
+		if (last[0] == '\0')
+			return;   /* nothing was given: nothing to take back */
+		log_info("the user removed their avatar");
+		set_last_hash("");
+		module->on_avatar(session, NULL, 0, NULL, NULL, 0, 0);
+		return;
+	}
+	if (strlen(id) != 40 || strspn(id, "0123456789abcdef") != 40) {
+		log_warn("the user's avatar metadata has an id that is not a SHA-1: ignored");
+		return;
+	}
+	if (strcmp(id, last) == 0 || strcmp(id, user_fetching) == 0)
+		return;   /* slidge: the same hash is not fetched again */
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return;
+	memcpy(f->hash, id, sizeof f->hash);
+	if ((type = xml_attr(info, "type")) != NULL)
+		snprintf(f->type, sizeof f->type, "%s", type);
+	f->width = attr_uint(info, "width");
+	f->height = attr_uint(info, "height");
+	xb_open(&q, "pubsub");
+	xb_attr(&q, "xmlns", NS_PUBSUB);
+	xb_open_end(&q);
+	xb_open(&q, "items");
+	xb_attr(&q, "node", NS_AVATAR_DATA);
+	xb_open_end(&q);
+	xb_open(&q, "item");
+	xb_attr(&q, "id", id);
+	xb_open_end(&q);
+	xb_close(&q, "item");
+	xb_close(&q, "items");
+	xb_close(&q, "pubsub");
+	memcpy(user_fetching, id, sizeof user_fetching);
+	if (q.err || iq_send(session->component_jid, session->user_jid, "get", q.b.data,
+	    user_data_answer, f) < 0) {
+		user_fetching[0] = '\0';
+		free(f);
+	}
+	xb_free(&q);
+}
+
+int
+avatar_user_event(xmlNodePtr msg)
+{
+	xmlNodePtr items = xml_child(xml_child(msg, "event", NS_EVENT), "items", NS_EVENT);
+	const char *node = items != NULL ? xml_attr(items, "node") : NULL;
+
+	if (node == NULL || strcmp(node, NS_AVATAR_META) != 0)
+		return 0;
+	/* Before the login is over the fetch at its end reads the same metadata. */
+	user_metadata(xml_child(xml_child(items, "item", NS_EVENT), "metadata",
+	    NS_AVATAR_META));
+	return 1;
+}
+
+static void
+user_meta_answer(xmlNodePtr answer, void *arg)
+{
+	xmlNodePtr items;
+	const char *type = answer != NULL ? xml_attr(answer, "type") : NULL;
+
+	if (session == NULL || type == NULL)
+		return;
+	if (strcmp(type, "result") == 0) {
+		items = xml_child(xml_child(answer, "pubsub", NS_PUBSUB), "items", NS_PUBSUB);
+		user_metadata(xml_child(xml_child(items, "item", NS_PUBSUB), "metadata",
+		    NS_AVATAR_META));
+	} else if (xml_child(xml_child(answer, "error", xml_ns(answer)), "item-not-found",
+	    "urn:ietf:params:xml:ns:xmpp-stanzas") != NULL) {
+		user_metadata(NULL);   /* no avatar node: no avatar */
+	} else {
+		log_warn("could not read the user's avatar metadata");
+	}
+}
+
+void
+avatar_user_fetch(void)
+{
+	static const char q[] = "<pubsub xmlns='" NS_PUBSUB "'><items node='" NS_AVATAR_META
+	    "' max_items='1'/></pubsub>";
+
+	if (module->on_avatar == NULL || !avatar_sync_enabled())
+		return;
+	iq_send(session->component_jid, session->user_jid, "get", q, user_meta_answer, NULL);
+}
+
+void
+avatar_free_all(void)
+{
+	avatar_free(component);
+	component = NULL;
+	user_fetching[0] = '\0';
 }

@@ -9,15 +9,24 @@
  *   - an unchanged presence is not sent again;
  *   - a non-friend's stanzas carry its <nick> (messages: chat.c);
  *   - the last-seen time is XEP-0319 <idle/> only (slidge's --last-seen-fallback, which
- *     would also write it in the status text, is off by default). */
+ *     would also write it in the status text, is off by default).
+ * The contact cache (slidge's contact table, reference/slidge.md §4): each contact's
+ * name, presence, avatar, friendship and roster state are kept in the per-user store, so
+ * that the next run starts from them: a probe that comes before the login is over is
+ * answered from it, and a roster entry or subscription request that the user already has
+ * is not pushed or asked again at every start (only when the name changed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 
 #define CONTACT_BUCKETS 1024
+#define CACHE_VERSION 1
+#define CACHE_HEAD 11          /* version, flags, presence kind, last seen (8 bytes) */
+enum { CACHED_FRIEND = 1, CACHED_IN_ROSTER = 2, CACHED_SUBSCRIBE_SENT = 4 };
 
 struct contact_table {
 	struct slidge_contact *by_id[CONTACT_BUCKETS];
@@ -59,6 +68,7 @@ contacts_free(struct slidge_session *s)
 		avatar_free(c->avatar);
 		vcard_free(c->vcard);
 		free(c->client_type);
+		free(c->roster_name);
 		free(c);
 	}
 	free(s->contacts);
@@ -91,6 +101,201 @@ lookup_local(struct slidge_session *s, const char *local)
 		if (strcmp(c->local, local) == 0)
 			return c;
 	return NULL;
+}
+
+/* ---- the contact cache ------------------------------------------------------------- */
+
+static void
+put_i64(unsigned char *p, int64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)((uint64_t)v & 0xff);
+		v = (int64_t)((uint64_t)v >> 8);
+	}
+}
+
+static int64_t
+get_i64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+/* The next NUL-terminated string of a record at *p (before end), advancing *p; NULL if
+ * the record is cut. An empty string is returned as NULL in *out. */
+static int
+rec_str(const char **p, const char *end, const char **out)
+{
+	const char *nul = memchr(*p, '\0', (size_t)(end - *p));
+
+	if (nul == NULL)
+		return -1;
+	*out = nul == *p ? NULL : *p;
+	*p = nul + 1;
+	return 0;
+}
+
+static int
+dup_or_null(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
+}
+
+/* Fill c from its cached record (nothing if there is none or it does not parse). */
+static void
+cache_load(struct slidge_contact *c)
+{
+	const char *p, *end, *name, *status, *rname, *auid;
+	const unsigned char *h;
+	void *rec, *data;
+	size_t n, dlen;
+
+	if (store_kv_get(KV_CONTACT, c->local, &rec, &n) < 0)
+		return;
+	h = rec;
+	p = (const char *)rec + CACHE_HEAD;
+	end = (const char *)rec + n;
+	if (n < CACHE_HEAD || h[0] != CACHE_VERSION || h[2] > PRES_OFFLINE ||
+	    rec_str(&p, end, &name) < 0 || rec_str(&p, end, &status) < 0 ||
+	    rec_str(&p, end, &rname) < 0 || rec_str(&p, end, &auid) < 0) {
+		log_warn("%s: ignoring a cached record that does not parse", c->jid);
+		free(rec);
+		return;
+	}
+	c->is_friend = (h[1] & CACHED_FRIEND) != 0;
+	c->added_to_roster = (h[1] & CACHED_IN_ROSTER) != 0;
+	c->subscribe_sent = (h[1] & CACHED_SUBSCRIBE_SENT) != 0;
+	c->pres = (enum presence_kind)h[2];
+	c->pres_last_seen = (time_t)get_i64(h + 3);
+	if (dup_or_null(&c->name, name) < 0 || dup_or_null(&c->pres_status, status) < 0 ||
+	    dup_or_null(&c->roster_name, rname) < 0)
+		log_error("out of memory loading a cached contact");
+	/* The avatar the contact had: update_info setting the same unique id changes
+	 * nothing, and the user is not told again. */
+	if (auid != NULL && store_kv_get(KV_AVATAR, c->local, &data, &dlen) == 0) {
+		if ((c->avatar = avatar_new(data, dlen, auid)) != NULL)
+			memcpy(c->announced_avatar, c->avatar->sha1, sizeof c->announced_avatar);
+		free(data);
+	}
+	free(rec);
+	log_debug("%s: loaded from the cache", c->jid);
+}
+
+static int
+str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+void
+contact_cache_save(struct slidge_contact *c, int avatar)
+{
+	struct buf b = BUF_INIT;
+	unsigned char head[CACHE_HEAD];
+	const char *strs[4];
+	size_t i;
+
+	if (c->updating_info)
+		return;   /* saved once update_info is over */
+	head[0] = CACHE_VERSION;
+	head[1] = (c->is_friend ? CACHED_FRIEND : 0) |
+	    (c->added_to_roster ? CACHED_IN_ROSTER : 0) |
+	    (c->subscribe_sent ? CACHED_SUBSCRIBE_SENT : 0);
+	head[2] = (unsigned char)c->pres;
+	put_i64(head + 3, (int64_t)c->pres_last_seen);
+	strs[0] = c->name;
+	strs[1] = c->pres_status;
+	strs[2] = c->roster_name;
+	strs[3] = c->avatar != NULL ? c->avatar->unique_id : NULL;
+	if (buf_append(&b, head, sizeof head) < 0)
+		goto oom;
+	for (i = 0; i < 4; i++)
+		if ((strs[i] != NULL && buf_puts(&b, strs[i]) < 0) || buf_append(&b, "", 1) < 0)
+			goto oom;
+	/* The bytes first: a record never names an avatar the store lacks. */
+	if (avatar)
+		store_kv_put(KV_AVATAR, c->local, c->avatar ? c->avatar->data : NULL,
+		    c->avatar ? c->avatar->len : 0);
+	store_kv_put(KV_CONTACT, c->local, b.data, b.len);
+	buf_free(&b, 0);
+	return;
+oom:
+	buf_free(&b, 0);
+	log_error("out of memory caching a contact");
+}
+
+/* update_info is over: what changed since the cached state reaches the user, and the
+ * new state is kept. */
+static void
+cache_updated(struct slidge_contact *c)
+{
+	const char *now = c->avatar != NULL ? c->avatar->sha1 : "";
+	int avatar_changed = strcmp(now, c->announced_avatar) != 0;
+
+	/* A roster entry named differently than the contact is now: pushed again. */
+	if (c->added_to_roster && str_differ(c->roster_name, c->name)) {
+		c->added_to_roster = 0;
+		c->roster_pending = c->is_friend;
+	}
+	if (c->roster_pending && privilege_settled()) {
+		contact_roster_sync(c);
+	} else if (c->is_friend && !c->roster_pending) {
+		if (c->pres != PRES_NONE)
+			contact_send_presence(c, NULL);
+		if (avatar_changed)
+			pep_send_avatar(c, NULL);
+	}
+	contact_cache_save(c, avatar_changed);
+}
+
+int
+contact_cache_probe(const char *local)
+{
+	struct slidge_contact *c;
+	char legacy_id[JID_PART_MAX + 1];
+	int answered = 0;
+
+	if ((c = lookup_local(session, local)) != NULL) {
+		if (!c->is_friend)
+			return 0;
+		presence_contact(c, NULL, NULL);
+		return 1;
+	}
+	/* Not created yet in this run: a stand-in built from the cache alone, so that the
+	 * legacy network is not asked (no update_info before the login). */
+	if (jid_unescape(local, legacy_id, sizeof legacy_id) < 0 ||
+	    (c = calloc(1, sizeof *c)) == NULL)
+		return 0;
+	c->s = session;
+	if ((c->legacy_id = strdup(legacy_id)) != NULL && (c->local = strdup(local)) != NULL &&
+	    snprintf(c->jid, sizeof c->jid, "%s@%s", local, session->component_jid) <
+	    (int)sizeof c->jid) {
+		snprintf(c->full, sizeof c->full, "%s/%s", c->jid, CONTACT_RESOURCE);
+		cache_load(c);
+		if (c->is_friend) {
+			log_debug("%s: probe answered from the cache", c->jid);
+			presence_contact(c, NULL, NULL);
+			answered = 1;
+		}
+	}
+	free(c->legacy_id);
+	free(c->local);
+	free(c->name);
+	free(c->pres_status);
+	free(c->roster_name);
+	avatar_free(c->avatar);
+	free(c);
+	return answered;
 }
 
 static struct slidge_contact *
@@ -140,17 +345,15 @@ contact_create(struct slidge_session *s, const char *legacy_id)
 	t->last = c;
 
 	log_debug("new contact %s", c->jid);
+	cache_load(c);
 	/* LegacyContact.update_info(), once per run on creation. Presences it sets are only
 	 * cached; they are sent when (if) the contact is a friend. */
 	if (module->update_info != NULL) {
 		c->updating_info = 1;
 		module->update_info(c);
 		c->updating_info = 0;
-		if (c->roster_pending && privilege_settled())
-			contact_roster_sync(c);
-		else if (c->is_friend && !c->roster_pending && c->pres != PRES_NONE)
-			contact_send_presence(c, NULL);
 	}
+	cache_updated(c);
 	return c;
 }
 
@@ -204,8 +407,10 @@ contact_set_name(struct slidge_contact *c, const char *name)
 	}
 	free(c->name);
 	c->name = n;
-	if (!c->updating_info)
-		contact_name_changed(c);
+	if (c->updating_info)
+		return;
+	contact_name_changed(c);
+	contact_cache_save(c, 0);
 }
 
 /* ---- presence ---------------------------------------------------------------------- */
@@ -237,6 +442,7 @@ contact_set_presence(struct slidge_contact *c, enum presence_kind k, const char 
 	c->pres = k;
 	c->pres_status = st;
 	c->pres_last_seen = last_seen;
+	contact_cache_save(c, 0);
 	/* A friend waiting for the privileges gets its presence with its roster entry. */
 	if (c->updating_info || !c->is_friend || c->roster_pending)
 		return;
@@ -257,7 +463,10 @@ contact_send_presence_type(struct slidge_contact *c, const char *type, int full)
 void
 contact_add_to_roster(struct slidge_contact *c)
 {
-	c->is_friend = 1;
+	if (!c->is_friend) {
+		c->is_friend = 1;
+		contact_cache_save(c, 0);
+	}
 	if (c->added_to_roster)
 		return;   /* slidge's add_to_roster(force=False) */
 	/* Inside update_info, or while the privileges are not known yet, the entry waits:
@@ -315,6 +524,8 @@ contact_roster_sync(struct slidge_contact *c)
 	 * in ROSTER_GROUP (test_privilege). */
 	if (privilege_roster_push(c->jid, c->name, "both", roster_group()) == 0) {
 		c->added_to_roster = 1;
+		dup_or_null(&c->roster_name, c->name);
+		contact_cache_save(c, 0);
 		announce(c);
 		return;
 	}
@@ -329,6 +540,7 @@ contact_roster_sync(struct slidge_contact *c)
 		snprintf(text, sizeof text, "I'm already your friend on %s, but slidge is not "
 		    "allowed to manage your roster.", network);
 		subscription_presence(c, "subscribe", text);
+		contact_cache_save(c, 0);
 	}
 	if (c->pres != PRES_NONE)
 		contact_send_presence(c, NULL);
@@ -350,6 +562,7 @@ contact_friend_request(struct slidge_contact *c, const char *text)
 	/* LegacyContact.send_friend_request: always sent, with the nick. */
 	c->subscribe_sent = 1;
 	subscription_presence(c, "subscribe", text);
+	contact_cache_save(c, 0);
 }
 
 void
@@ -359,6 +572,7 @@ contact_friend_accept(struct slidge_contact *c, const char *text)
 	c->roster_pending = 0;
 	subscription_presence(c, "subscribed", text);
 	announce(c);
+	contact_cache_save(c, 0);
 }
 
 void
@@ -373,6 +587,7 @@ contact_friend_reject(struct slidge_contact *c, const char *text)
 		privilege_roster_push(c->jid, c->name, "none", roster_group());
 		c->added_to_roster = 0;
 	}
+	contact_cache_save(c, 0);
 }
 
 void
@@ -382,6 +597,7 @@ contact_name_changed(struct slidge_contact *c)
 	if (!c->is_friend || c->roster_pending)
 		return;
 	pep_send_nick(c, NULL);
-	if (c->added_to_roster)
-		privilege_roster_push(c->jid, c->name, "both", roster_group());
+	if (c->added_to_roster &&
+	    privilege_roster_push(c->jid, c->name, "both", roster_group()) == 0)
+		dup_or_null(&c->roster_name, c->name);
 }

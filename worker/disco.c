@@ -7,7 +7,10 @@
  * plus the XEP-0444 restrictions form when reactions are restricted. Its bare JID is an
  * account with a (virtual) PEP service. The ver string of the full JID's info goes in
  * the caps of every available presence of the contact (presence.c); a client that asks
- * for node#ver gets the same info. The component's own disco is slidged's. */
+ * for node#ver gets the same info. The component's own disco is slidged's; the
+ * gateway's available presences carry its caps (disco_gateway_presence), so that the
+ * user's server learns the +notify features of the component (urn:xmpp:avatar:metadata:
+ * the user's avatar events, avatar.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 #include "xml.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
@@ -162,6 +166,76 @@ disco_caps_ver(const char *const *identities, const char *const *features, char 
 		rc = ver_of(&b, out, outsz);
 	buf_free(&b, 0);
 	return rc;
+}
+
+/* The component's disco#info as slidged answers it (route_disco_info in
+ * supervisor/route.c): keep both lists equal (test_parity compares the ver of the
+ * gateway's presence with the info slidged gives). */
+static const char *const component_features[] = {
+	"http://jabber.org/protocol/disco#info",
+	"http://jabber.org/protocol/disco#items",
+	"jabber:iq:register",
+	"http://jabber.org/protocol/commands",
+	"urn:xmpp:ping",
+	"jabber:iq:version",
+	"jabber:iq:search",
+	"jabber:iq:gateway",
+	"urn:ietf:params:xml:ns:vcard-4.0",
+	"http://jabber.org/protocol/pubsub#event",
+	"http://jabber.org/protocol/pubsub#retrieve-items",
+	"http://jabber.org/protocol/pubsub#persistent-items",
+	"urn:xmpp:avatar:metadata+notify",
+	NULL,
+};
+
+static const char *
+component_caps_ver(void)
+{
+	static char ver[64];
+	char gw[512];
+	const char *identities[] = { gw, "account/registered//", "pubsub/pep//", NULL };
+
+	if (ver[0] != '\0')
+		return ver;
+	snprintf(gw, sizeof gw, "gateway/%s//%s",
+	    module->component_type != NULL ? module->component_type : "", gateway_name());
+	if (disco_caps_ver(identities, component_features, ver, sizeof ver) < 0) {
+		log_error("cannot compute the gateway's caps ver string");
+		ver[0] = '\0';
+	}
+	return ver;
+}
+
+void
+disco_gateway_presence(const struct presence_out *p)
+{
+	struct xb x = { 0 };
+	const struct avatar *a;
+
+	xb_open(&x, "presence");
+	xb_attr(&x, "from", p->from);
+	xb_attr(&x, "to", p->to);
+	xb_attr(&x, "type", p->type);
+	xb_open_end(&x);
+	if (p->show != NULL)
+		xb_text(&x, "show", NULL, p->show);
+	if (p->status != NULL)
+		xb_text(&x, "status", NULL, p->status);
+	if (p->type == NULL) {
+		/* slidge's caps filter on the component's presences, and its avatar's hash. */
+		xb_open(&x, "c");
+		xb_attr(&x, "xmlns", "http://jabber.org/protocol/caps");
+		xb_attr(&x, "hash", "sha-1");
+		xb_attr(&x, "node", CAPS_NODE);
+		xb_attr(&x, "ver", component_caps_ver());
+		xb_open_end(&x);
+		xb_close(&x, "c");
+		if ((a = avatar_component()) != NULL)
+			avatar_write_update(&x, a);
+	}
+	xb_close(&x, "presence");
+	xb_emit(&x);
+	xb_free(&x);
 }
 
 const char *

@@ -221,6 +221,9 @@ pep_send_avatar(struct slidge_contact *c, const char *to)
 
 	if (!c->is_friend)
 		return;
+	if (to == NULL)   /* every resource of the user is told: remembered (cache) */
+		snprintf(c->announced_avatar, sizeof c->announced_avatar, "%s",
+		    c->avatar != NULL ? c->avatar->sha1 : "");
 	event_open(&x, c, to, NS_AVATAR_META);
 	xb_open(&x, "item");
 	if (c->avatar != NULL)

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 #include "xml.h"
 
 #define NS_NICK "http://jabber.org/protocol/nick"
@@ -298,6 +299,7 @@ to_contact(struct inbound *in)
 		}
 		c->is_friend = 0;
 		c->added_to_roster = 0;
+		contact_cache_save(c, 0);
 		if (module->on_friend_delete != NULL) {
 			text = status_of(in);
 			module->on_friend_delete(c, text ? text : "");

@@ -11,6 +11,8 @@
  *   multi  'X' + XMPP id -> legacy id; 'L' + legacy id -> XMPP ids, NUL-separated
  *   sent   8-byte hash of the contact JID + 8-byte serial -> JID NUL XMPP id
  *   log    8-byte big-endian serial -> what one write added (kind byte + its keys)
+ *   kv     tag byte + key -> a record (the contact cache, the user's avatar hash): not
+ *          in the log, bounded by the number of contacts (store_kv_*)
  * The log is what keeps the store bounded: past LOG_MAX records the oldest PRUNE_BATCH
  * are undone in the same transaction (an entry is deleted only if a newer write did not
  * replace it). A full map prunes half of the log and retries once.
@@ -29,6 +31,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "parity.h"
 
 #define MAP_SIZE ((size_t)256 << 20)
 #define LOG_MAX 100000          /* writes remembered: ~ that many messages of the user */
@@ -39,7 +42,7 @@
 #define SERIAL_LEN 8
 
 static MDB_env *env;
-static MDB_dbi db_ids, db_lids, db_multi, db_sent, db_log;
+static MDB_dbi db_ids, db_lids, db_multi, db_sent, db_log, db_kv;
 static uint64_t next_serial;
 static struct idmap *mem_msg, *mem_thread;   /* the fallback */
 
@@ -160,6 +163,7 @@ store_open(const char *dir)
 	    (rc = mdb_dbi_open(txn, "multi", MDB_CREATE, &db_multi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "sent", MDB_CREATE, &db_sent)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &db_log)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &db_kv)) != 0 ||
 	    (rc = mdb_cursor_open(txn, db_log, &cur)) != 0)
 		goto fail;
 	/* The next serial follows the last one written, so the log stays in write order
@@ -739,4 +743,79 @@ store_sent_pop_up_to(const char *contact, const char *xmpp_id,
 	}
 	free(a.ids);
 	return rc;
+}
+
+/* ---- records (the contact cache, the user's avatar) -------------------------------- */
+
+struct kv_put {
+	int tag;
+	const char *key;
+	const void *val;
+	size_t len;
+};
+
+static int
+kv_put_fn(MDB_txn *txn, void *arg)
+{
+	struct kv_put *a = arg;
+	unsigned char kbuf[KEY_BUF];
+	MDB_val k, v;
+	int rc;
+
+	key_make(a->tag, a->key, kbuf, &k);
+	if (a->val == NULL) {
+		rc = mdb_del(txn, db_kv, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	v.mv_data = (void *)a->val;
+	v.mv_size = a->len;
+	return mdb_put(txn, db_kv, &k, &v, 0);
+}
+
+int
+store_kv_put(int tag, const char *key, const void *val, size_t len)
+{
+	struct kv_put a = { tag, key, val, len };
+	unsigned char kbuf[KEY_BUF];
+	MDB_val k;
+
+	if (env == NULL || key_make(tag, key, kbuf, &k) < 0)
+		return -1;
+	/* No log record: a record is replaced in place, never pruned. */
+	return store_write(kv_put_fn, &a, val != NULL ? "keeping a record" :
+	    "deleting a record");
+}
+
+int
+store_kv_get(int tag, const char *key, void **val, size_t *len)
+{
+	unsigned char kbuf[KEY_BUF];
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, found = -1;
+
+	*val = NULL;
+	*len = 0;
+	if (env == NULL || key_make(tag, key, kbuf, &k) < 0)
+		return -1;
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+		log_error("store: read: %s", mdb_strerror(rc));
+		return -1;
+	}
+	/* Copied out (plus a NUL, so that text records are strings): the map's pages are
+	 * only valid inside the transaction. */
+	if ((rc = mdb_get(txn, db_kv, &k, &v)) == 0) {
+		if ((*val = malloc(v.mv_size + 1)) != NULL) {
+			memcpy(*val, v.mv_data, v.mv_size);
+			((char *)*val)[v.mv_size] = '\0';
+			*len = v.mv_size;
+			found = 0;
+		} else {
+			log_error("store: out of memory reading a record");
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		log_error("store: read: %s", mdb_strerror(rc));
+	}
+	mdb_txn_abort(txn);
+	return found;
 }

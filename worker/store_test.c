@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "parity.h"
 
 static int failures;
 
@@ -27,6 +28,8 @@ main(void)
 {
 	char dir[] = "/tmp/store_test.XXXXXX", out[STORE_ID_BUF], path[64], big[600];
 	const char *parts[] = { "p1", "p2", "p3" };
+	void *val;
+	size_t len;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -51,6 +54,14 @@ main(void)
 	CHECK(store_sent_add("alice@gw", "a1") == 0);
 	CHECK(store_sent_add("echo@gw", "e2") == 0);
 	CHECK(store_sent_add("echo@gw", "e3") == 0);
+	/* records: replaced in place, binary values, deleted */
+	CHECK(store_kv_put(KV_CONTACT, "echo", "a\0b", 3) == 0);
+	CHECK(store_kv_put(KV_CONTACT, "echo", "x\0yz", 4) == 0);
+	CHECK(store_kv_put(KV_AVATAR, "echo", "png", 3) == 0);
+	CHECK(store_kv_put(KV_USER, "gone", "1", 1) == 0);
+	CHECK(store_kv_put(KV_USER, "gone", NULL, 0) == 0);
+	CHECK(store_kv_get(KV_USER, "gone", &val, &len) < 0 && val == NULL);
+	CHECK(store_kv_put(KV_USER, big, "1", 1) < 0);
 	store_close();
 
 	/* everything is still there after a restart */
@@ -64,6 +75,12 @@ main(void)
 	nseen = 0;
 	CHECK(store_sent_pop_up_to("echo@gw", "e3", collect, NULL) == 1 && nseen == 1);
 	CHECK(store_sent_pop_up_to("alice@gw", "a1", collect, NULL) == 1);
+	CHECK(store_kv_get(KV_CONTACT, "echo", &val, &len) == 0 && len == 4 &&
+	    memcmp(val, "x\0yz", 5) == 0);
+	free(val);
+	CHECK(store_kv_get(KV_AVATAR, "echo", &val, &len) == 0 && len == 3);
+	free(val);
+	CHECK(store_kv_get(KV_AVATAR, "alice", &val, &len) < 0);
 	store_close();
 
 	snprintf(path, sizeof path, "%s/messages.mdb", dir);
@@ -77,6 +94,8 @@ main(void)
 	CHECK(store_id_put(STORE_MSG, "x1", "u1") == 0);
 	CHECK(store_id_xmpp(STORE_MSG, "u1", out) == 0 && strcmp(out, "x1") == 0);
 	CHECK(store_sent_add("echo@gw", "e1") < 0);
+	CHECK(store_kv_put(KV_CONTACT, "echo", "x", 1) < 0);
+	CHECK(store_kv_get(KV_CONTACT, "echo", &val, &len) < 0);
 	store_close();
 	if (failures == 0)
 		printf("store_test: ok\n");

@@ -210,3 +210,246 @@ def test_proper_receipts(gateways, clients):
                    15, since=mark, what="alice's receipt")
     assert sfrom(r) == contact_jid("alice") + "/slidge" and child(r, NS_RECEIPTS, "received").get("id") == mid, \
         tostr(r)
+
+
+# ---------------------------------------------------------------------------------------
+# the contact cache across worker restarts (issue 4 "The per-user store")
+
+from test_messages import privileged  # noqa: E402,F401  (a Prosody with mod_privilege)
+
+NS_ROSTER = "jabber:iq:roster"
+CONTACT_JIDS = [contact_jid(x) for x in harness.CONTACTS]
+
+
+def restart_worker(gw, c, username="romeo"):
+    """slidgectl restart of c's session; returns the mark taken before it, once the new
+    worker says it is connected."""
+    mark = c.mark()
+    r = harness.slidgectl(gw, "restart", c.jid)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    c.wait_for(harness.connected_status(username), 30, since=mark)
+    return mark
+
+
+def roster_push(jid=None):
+    def pred(el):
+        if local(el) != "iq" or el.get("type") != "set":
+            return False
+        item = el.find("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER))
+        return item is not None and (jid is None or item.get("jid") == jid)
+    pred.__doc__ = "a roster push for %s" % (jid or "anyone")
+    return pred
+
+
+def available_from(jid):
+    def pred(el):
+        return local(el) == "presence" and sfrom(el) == jid + "/slidge" and el.get("type", "") == ""
+    pred.__doc__ = "an available presence from %s/slidge" % jid
+    return pred
+
+
+def subscribe_from_contact(el):
+    return (local(el) == "presence" and el.get("type") == "subscribe"
+            and harness.bare(sfrom(el)) in CONTACT_JIDS + [contact_jid("carol")])
+
+
+def test_cache_no_repeated_roster_push(privileged):
+    prosody, clients, gateways = privileged
+    gw = gateways.start()
+    c = clients.new("cachepriv")
+    start = register(c, "romeo")
+    for j in CONTACT_JIDS:
+        c.wait_for(roster_push(j), 20, since=start)
+        c.wait_for(available_from(j), 20, since=start)
+
+    mark = restart_worker(gw, c)
+    # the contacts come back online, from the cache and the new session...
+    for j in CONTACT_JIDS:
+        c.wait_for(available_from(j), 20, since=mark)
+    c.pump(2.0)   # longer than the worker's wait for the privilege grant
+    # ...but the user's roster already has them: no push again
+    pushes = [el for el in c.received[mark:] if roster_push()(el)]
+    assert pushes == [], "roster pushes repeated after a restart:\n" + harness.dump(pushes)
+    assert c.find(subscribe_from_contact, mark) is None
+
+    # a name changed while the worker was away is pushed again (echo is "Echo" at every
+    # start, "Eko" in the cache)
+    m = c.mark()
+    c.send_message(ECHO, "/nick Eko")
+    c.wait_for(lambda el: roster_push(ECHO)(el) and
+               el.find("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER)).get("name") == "Eko", 15, since=m)
+    mark = restart_worker(gw, c)
+    push = c.wait_for(roster_push(ECHO), 20, since=mark)
+    assert push.find("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER)).get("name") == "Echo", tostr(push)
+    c.pump(2.0)
+    others = [el for el in c.received[mark:] if roster_push()(el) and not roster_push(ECHO)(el)]
+    assert others == [], harness.dump(others)
+
+
+def test_cache_no_repeated_subscription_request(gateway, clients):
+    c = clients.new("cachesub")
+    start = register(c, "romeo")
+    harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
+    for j in CONTACT_JIDS:
+        c.wait_for(available_from(j), 20, since=start)
+
+    mark = restart_worker(gateway, c)
+    for j in CONTACT_JIDS:
+        c.wait_for(available_from(j), 20, since=mark)
+    c.pump(2.0)
+    assert c.find(subscribe_from_contact, mark) is None, \
+        "subscription requests repeated after a restart:\n" + harness.dump(c.received[mark:])
+    harness.echo_roundtrip(c, "still friends")
+
+
+def test_cache_answers_probes_before_login(gateway, clients):
+    """slow-login takes 3 s to log in (demo_parity.c): a probe right after a restart is
+    answered from the cache, before the login is over and before any update_info."""
+    c = clients.new("cacheprobe")
+    start = register(c, "slow-login", timeout=40)
+    harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
+    c.wait_for(available_from(contact_jid("alice")), 20, since=start)
+    c.send_message(contact_jid("echo"), "/avatar")   # echo gets a picture (cached too)
+    ev = c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == ECHO_FULL
+                    and el.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") is not None
+                    and el.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo").text,
+                    15, since=start, what="echo's presence with its new photo hash")
+    echo_hash = ev.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo").text
+
+    mark = c.mark()
+    r = harness.slidgectl(gateway, "restart", c.jid)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    c.wait_for(harness.gateway_status("dnd", "Logging in…"), 20, since=mark)
+    probe_mark = c.mark()
+    c.send_presence(contact_jid("alice"), "probe")
+    c.send_presence(ECHO, "probe")
+    p = c.wait_for(available_from(contact_jid("alice")), 10, since=probe_mark)
+    assert harness.status(p) == "Hello", tostr(p)
+    p = c.wait_for(available_from(ECHO), 10, since=probe_mark)
+    assert p.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo").text == echo_hash, tostr(p)
+    done = c.wait_for(harness.connected_status("slow-login"), 20, since=mark)
+    assert c.received.index(p) < c.received.index(done), "the probe waited for the login"
+
+
+# ---------------------------------------------------------------------------------------
+# the user's own avatar to the module (BaseSession.on_avatar, §7.1 case 32)
+
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import struct  # noqa: E402
+import zlib  # noqa: E402
+
+import conftest  # noqa: E402
+
+NS_CAPS = "http://jabber.org/protocol/caps"
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_AVATAR_META = "urn:xmpp:avatar:metadata"
+
+
+class PepProsody(harness.Prosody):
+    """The test Prosody with mod_pep, so that users have a PEP service."""
+
+    def __init__(self, d):
+        super().__init__(d)
+        with open(self.config) as f:
+            cfg = f.read()
+        old = "modules_enabled = { "
+        assert old in cfg
+        with open(self.config, "w") as f:
+            f.write(cfg.replace(old, old + '"pep"; ', 1))
+
+
+@pytest.fixture
+def pep(request, workdir, slidged_path, loop, testdir):
+    p = PepProsody(os.path.join(testdir, "pep"))
+    p.start()
+    cs = conftest.Clients(loop, p)
+    gws = conftest.Gateways(testdir, p, cs)
+    yield p, cs, gws
+    try:
+        gws.finish(request)
+    finally:
+        cs.close()
+        p.stop()
+
+
+def png(w, h, seed):
+    raw = b"".join(b"\0" + bytes((seed * 40 + x * 20 + y) & 255 for x in range(w * 3)) for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def publish_avatar(c, data, w, h):
+    """XEP-0084 from a slixmpp client: the data node, then the metadata node."""
+    sha1 = hashlib.sha1(data).hexdigest()
+    x = c.xmpp
+    c.run(x["xep_0084"].publish_avatar(data), 15)
+    c.run(x["xep_0084"].publish_avatar_metadata(
+        {"id": sha1, "type": "image/png", "bytes": str(len(data)), "width": str(w), "height": str(h)}), 15)
+    return sha1
+
+
+def unpublish_avatar(c):
+    r = c.send_iq(c.jid, "set", "<pubsub xmlns='%s'><publish node='%s'><item id='current'>"
+                  "<metadata xmlns='%s'/></item></publish></pubsub>" % (NS_PUBSUB, NS_AVATAR_META, NS_AVATAR_META))
+    assert r.get("type") == "result", tostr(r)
+
+
+def your_avatar(el):
+    return from_echo(el) and (body(el) or "").startswith("your avatar:")
+
+
+def test_user_avatar_reaches_the_module(pep):
+    prosody, clients, gateways = pep
+    gw = gateways.start()
+    c = clients.new("avatar")
+    c.xmpp.register_plugin("xep_0084")
+    start = register(c, "romeo")
+    harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
+    c.pump(1.0)
+
+    # the gateway's presence carries caps whose ver is that of slidged's disco#info, which
+    # says urn:xmpp:avatar:metadata+notify
+    from test_contacts import caps_ver
+    p = c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == COMPONENT and el.get("type", "") == ""
+                   and el.find("{%s}c" % NS_CAPS) is not None, 15, since=start, what="the gateway's caps")
+    cn = p.find("{%s}c" % NS_CAPS)
+    r = c.send_iq(COMPONENT, "get", "<query xmlns='%s' node='%s#%s'/>"
+                  % (harness.NS_DISCO_INFO, cn.get("node"), cn.get("ver")))
+    assert r.get("type") == "result", tostr(r)
+    q = r.find("{%s}query" % harness.NS_DISCO_INFO)
+    assert caps_ver(q) == cn.get("ver"), tostr(r)
+    assert "urn:xmpp:avatar:metadata+notify" in [f.get("var") for f in q], tostr(r)
+
+    # publish: the gateway gets the event, fetches the data, on_avatar once
+    data = png(5, 5, 1)
+    mark = c.mark()
+    sha1 = publish_avatar(c, data, 5, 5)
+    m = c.wait_for(your_avatar, 20, since=mark, what="echo telling the avatar the module got")
+    assert body(m) == "your avatar: %s image/png 5x5 %d" % (sha1, len(data)), tostr(m)
+    # the same avatar again: no fetch, no second on_avatar
+    mark = c.mark()
+    publish_avatar(c, data, 5, 5)
+    c.pump(2.0)
+    assert c.find(your_avatar, mark) is None, harness.dump(c.received[mark:])
+
+    # removed: on_avatar without data
+    mark = c.mark()
+    unpublish_avatar(c)
+    m = c.wait_for(your_avatar, 20, since=mark)
+    assert body(m) == "your avatar: none", tostr(m)
+
+    # a new one, then a worker restart: fetched after login, but it is the hash already
+    # given to the module, so on_avatar is not called again
+    data2 = png(7, 3, 2)
+    mark = c.mark()
+    sha2 = publish_avatar(c, data2, 7, 3)
+    m = c.wait_for(your_avatar, 20, since=mark)
+    assert body(m) == "your avatar: %s image/png 7x3 %d" % (sha2, len(data2)), tostr(m)
+    mark = restart_worker(gw, c)
+    c.pump(2.0)
+    assert c.find(your_avatar, mark) is None, harness.dump(c.received[mark:])
+    harness.echo_roundtrip(c, "after the restart")

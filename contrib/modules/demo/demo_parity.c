@@ -29,6 +29,8 @@
  *                         got since the last /displayed, in order ("displayed: none")
  *
  * Other behaviours:
+ *   - login: the username slow-login takes three seconds to log in (the core's work
+ *     before the login is over can be seen);
  *   - create_thread: an XMPP thread X the network has not seen becomes the legacy thread
  *     "lt-X";
  *   - on_avatar: echo says "your avatar: <sha1> <type> <width>x<height> <bytes>", or
@@ -44,6 +46,7 @@
 #define DAY 86400
 #define MINUTE 60
 #define DISPLAYED_MAX 2048
+#define SLOW_LOGIN 3.0
 
 /* The gateway's picture: an 8x8 RGB gradient. */
 static const unsigned char component_png[] = {
@@ -90,6 +93,42 @@ demo_parity_init(struct slidge_module *m)
 	m->component_avatar = component_png;
 	m->component_avatar_len = sizeof component_png;
 	return 0;
+}
+
+struct slow_login {
+	struct slidge_reply *r;
+	char status[300];
+};
+
+static void
+slow_login_done(struct slidge_session *s, void *arg)
+{
+	struct slow_login *l = arg;
+
+	slidge_reply_str(l->r, l->status);
+	free(l);
+}
+
+void
+demo_parity_login(struct slidge_session *s, struct slidge_reply *r, const char *username,
+    const char *status)
+{
+	struct slow_login *l;
+
+	if (strcmp(username, "slow-login") != 0) {
+		slidge_reply_str(r, status);
+		return;
+	}
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		slidge_reply_error(r, SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory");
+		return;
+	}
+	l->r = r;
+	snprintf(l->status, sizeof l->status, "%s", status);
+	if (slidge_timer_add(s, SLOW_LOGIN, slow_login_done, l) == NULL) {
+		free(l);
+		slidge_reply_str(r, status);
+	}
 }
 
 void

@@ -17,6 +17,9 @@ int demo_parity_init(struct slidge_module *m);
  * 0 otherwise. opts are on_text's. */
 int demo_parity_script(struct slidge_session *s, struct slidge_contact *echo,
     const char *text, const struct slidge_text_opts *opts);
+/* Complete login with status (username slow-login: three seconds later). */
+void demo_parity_login(struct slidge_session *s, struct slidge_reply *r, const char *username,
+    const char *status);
 /* The network accepted the user's message legacy_id to chat (PROPER_RECEIPTS). */
 void demo_parity_accepted(struct slidge_contact *chat, const char *legacy_id);
 
