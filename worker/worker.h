@@ -183,8 +183,6 @@ struct slidge_contact {
 	int roster_pending;             /* a friend waiting until privileges are known */
 	char *roster_name;              /* contact.c cache: the name the roster entry has */
 	char announced_avatar[41];      /* contact.c cache: avatar hash the user last got */
-	char *roster_name;              /* contact.c cache: the name the roster entry has */
-	char announced_avatar[41];      /* contact.c cache: avatar hash the user last got */
 	const char *last_state;        /* chat.c: last XEP-0085 state sent (static string) */
 	struct slidge_contact *next;   /* all contacts, in creation order */
 	struct slidge_contact *hnext_id, *hnext_local;
