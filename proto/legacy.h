@@ -316,6 +316,81 @@ struct slidge_presence {
 /* ---- commands (issue 5: Command / Form / Confirmation / TableResult, input()) ------ */
 /* SECTION-COMMANDS: declarations go here. */
 
+/* Who may run a command (slidge's CommandAccess, same numbers). */
+enum slidge_command_access {
+	SLIDGE_ACCESS_ADMIN_ONLY = 0,      /* the gateway's admins (--admins) */
+	SLIDGE_ACCESS_USER = 1,            /* registered users */
+	SLIDGE_ACCESS_USER_LOGGED = 2,     /* registered and logged in to the legacy network */
+	SLIDGE_ACCESS_USER_NON_LOGGED = 3, /* registered, login failed or not done */
+	SLIDGE_ACCESS_NON_USER = 4,        /* not registered (only the core's register) */
+	SLIDGE_ACCESS_ANY = 5,
+};
+
+/* A command of the module (a slidge Command subclass): an XEP-0050 ad-hoc command on
+ * node, and a chat command: a message to the gateway's bare JID whose first word is
+ * chat_command. run starts it: answer through the struct slidge_cmd with exactly one of
+ * the slidge_cmd_* responses below, now or later (from a timer, a network callback).
+ * args are the words after the keyword in a chat command (NULL-terminated; empty for
+ * ad-hoc). A module's commands run for registered users only, in their session. */
+struct slidge_command {
+	const char *name;            /* NAME, shown in disco and help */
+	const char *help;            /* HELP, shown by "help <keyword>" */
+	const char *node;            /* NODE (XEP-0050 node, unique) */
+	const char *chat_command;    /* CHAT_COMMAND (lower case, one word) */
+	enum slidge_command_access access;
+	const char *category;        /* CATEGORY: NULL, "contacts", "groups" or "admin" */
+	void (*run)(struct slidge_session *s, struct slidge_cmd *cmd, const char *const *args);
+};
+
+/* The responses (slidge's CommandResponseType). Each call answers the step that is
+ * running (run, or the callback of a form or a confirmation); text, done, error and
+ * table end the command and free cmd. */
+
+/* A text result (a str). NULL is the same as slidge_cmd_done. */
+void slidge_cmd_text(struct slidge_cmd *cmd, const char *text);
+/* No result (None): "End of command." in chat, "Success!" ad-hoc. */
+void slidge_cmd_done(struct slidge_cmd *cmd);
+/* Failure: an XMPP condition (SLIDGE_* above) and a human text ("Error: <text>" in
+ * chat, an error iq ad-hoc). */
+void slidge_cmd_error(struct slidge_cmd *cmd, const char *condition, const char *text);
+
+/* A form to fill (slidge's Form). fields end with var == NULL and are copied; their
+ * submitted values are checked as slidge's FormField.validate does (required fields,
+ * jid-single a valid JID, list-* values among the options, booleans) before next runs.
+ * next gets the values (slidge_form_get: list-multi values joined by newlines, booleans
+ * "true"/"false") and answers through cmd again; it is called with cmd and values NULL
+ * when the user cancels or times out, only to release arg. */
+typedef void slidge_cmd_form_cb(struct slidge_session *s, struct slidge_cmd *cmd,
+    const struct slidge_form *values, void *arg);
+void slidge_cmd_form(struct slidge_cmd *cmd, const char *title, const char *instructions,
+    const struct slidge_form_field *fields, slidge_cmd_form_cb *next, void *arg);
+
+/* A yes/no question (slidge's Confirmation). On yes, next runs (and answers through cmd;
+ * if success is not NULL, a text or done answer is replaced by success). On no, the
+ * command ends ("Canceled" in chat, "You canceled the operation" ad-hoc) and next runs
+ * with cmd NULL, only to release arg. */
+typedef void slidge_cmd_confirm_cb(struct slidge_session *s, struct slidge_cmd *cmd,
+    void *arg);
+void slidge_cmd_confirm(struct slidge_cmd *cmd, const char *prompt, const char *success,
+    slidge_cmd_confirm_cb *next, void *arg);
+
+/* A table (slidge's TableResult): columns are fields (var, label, type; end with
+ * var == NULL), values are nitems rows of one string per column (NULL: empty). A
+ * jid-single column becomes xmpp: links in chat, with ?join if jids_are_mucs. */
+void slidge_cmd_table(struct slidge_cmd *cmd, const char *description,
+    const struct slidge_form_field *fields, const char *const *values, size_t nitems,
+    int jids_are_mucs);
+
+/* The user's bare JID running the command. */
+const char *slidge_cmd_user_jid(const struct slidge_cmd *cmd);
+
+/* BaseSession.input(): text is sent from the gateway's JID, and the user's next message
+ * to the gateway's bare JID is the answer instead of a command. cb gets it, or NULL
+ * when the user took too long (60 s, slidge's "You took too much time to reply"). A new
+ * input() replaces a pending one (whose cb gets NULL). */
+void slidge_session_input(struct slidge_session *s, const char *text,
+    void (*cb)(struct slidge_session *s, const char *answer, void *arg), void *arg);
+
 /* ---- registration: QR code (issue 5: confirm_qr) ---------------------------------- */
 /* SECTION-QR: declarations go here. */
 /* With registration_type SLIDGE_QRCODE, the register command runs validate(), then

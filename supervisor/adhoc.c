@@ -271,6 +271,12 @@ is_admin(const char *bare)
 	return 0;
 }
 
+int
+adhoc_is_admin(const char *bare)
+{
+	return is_admin(bare);
+}
+
 /* ---- the registration command ------------------------------------------------------ */
 
 static void
@@ -557,8 +563,8 @@ done:
 
 /* ---- administration ---------------------------------------------------------------- */
 
-static void
-info_text(struct buf *b)
+void
+adhoc_info_text(struct buf *b)
 {
 	char since[64];
 	struct tm tm;
@@ -598,7 +604,7 @@ admin_run(struct cmd *c, xmlNodePtr iq, const char *node)
 
 	if (strcmp(node, NODE_INFO) == 0) {
 		struct buf t = BUF_INIT;
-		info_text(&t);
+		adhoc_info_text(&t);
 		buf_puts(&b, "<note type='info'>");
 		buf_put_xml_escaped(&b, t.data);
 		buf_puts(&b, "</note>");
@@ -756,15 +762,9 @@ adhoc_disco_items(xmlNodePtr iq, const char *bare)
 {
 	struct buf b = BUF_INIT;
 
+	/* slidge's AdhocProvider.get_items: what bare may run (chatcmd.c knows the table). */
 	buf_puts(&b, "<query xmlns='http://jabber.org/protocol/disco#items' node='" NS_COMMANDS "'>");
-	buf_puts(&b, "<item");
-	put_attr(&b, "jid", G.jid);
-	buf_puts(&b, " node='" NODE_ADMIN "' name='🛷️ Slidge administration'/>");
-	if (!workers_find(bare)) {
-		buf_puts(&b, "<item");
-		put_attr(&b, "jid", G.jid);
-		buf_puts(&b, " node='" NODE_REGISTER "' name='📝 Register to the gateway'/>");
-	}
+	chatcmd_disco_items(&b, bare);
 	buf_puts(&b, "</query>");
 	route_iq_result(iq, b.data);
 	buf_free(&b, 0);
@@ -836,5 +836,8 @@ adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare)
 			admin_run(c, iq, node);
 		return;
 	}
+	/* A session's command from someone without a session: slidge's access error. */
+	if (chatcmd_adhoc_check(iq, node, bare))
+		return;
 	route_error(iq, "cancel", "item-not-found", "No such command");
 }

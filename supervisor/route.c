@@ -324,6 +324,10 @@ route_component_iq(xmlNodePtr iq, const char *type, const char *from_bare)
 			adhoc_iq(iq, q, from_bare);
 		return 1;
 	}
+	/* A session's command: slidged knows the admins, the session does not. */
+	if (set && strcmp(ns, NS_COMMANDS) == 0 && xml_attr(q, "node") &&
+	    !xml_attr(q, "sessionid") && chatcmd_adhoc_check(iq, xml_attr(q, "node"), from_bare))
+		return 1;
 	if (get && strcmp(ns, NS_PING) == 0) {
 		route_iq_result(iq, NULL);
 		return 1;
@@ -429,6 +433,10 @@ route_stanza(xmlDocPtr doc)
 		goto done;
 	}
 	if (strcmp(name, "iq") == 0 && strcmp(type, "get") && strcmp(type, "set"))
+		goto done;
+	/* slidge's chatbot talks to everyone: help, info, register. */
+	if (strcmp(name, "message") == 0 && to_component && jt.resource[0] == '\0' &&
+	    chatcmd_stanza(st))
 		goto done;
 	route_error(st, "auth", "registration-required", "You are not registered to this gateway");
 done:

@@ -126,6 +126,25 @@ int adhoc_owns(const char *node);
 void adhoc_disco_items(xmlNodePtr iq, const char *bare);
 /* An iq set with a <command/> for the component. */
 void adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare);
+/* 1 if bare is one of the gateway's admins (--admins). */
+int adhoc_is_admin(const char *bare);
+/* The info command's text into b. */
+void adhoc_info_text(struct buf *b);
+
+/* ---- chatcmd.c: the session's command table, chat commands slidged answers -------- */
+
+/* Append the disco items of the commands node that bare may use to b. */
+void chatcmd_disco_items(struct buf *b, const char *bare);
+/* An ad-hoc execute of a session's node (or category) that bare may not run: answer
+ * slidge's access error and return 1; else 0. */
+int chatcmd_adhoc_check(xmlNodePtr iq, const char *node, const char *bare);
+/* A message to the gateway's bare JID from someone without a session: 1 if it was a
+ * chat command (answered). */
+int chatcmd_stanza(xmlNodePtr st);
+/* COMMANDS, CHAT_COMMAND, UNREGISTER, PREFERENCES from u's session worker. */
+void chatcmd_worker_frame(struct user *u, struct proto_msg *m);
+/* Forget the dialogues and the table (shutdown). */
+void chatcmd_free(void);
 
 /* ---- workers.c --------------------------------------------------------------------- */
 
@@ -186,6 +205,10 @@ int workers_track_iq(struct user *u, xmlNodePtr iq);
 int workers_iq_result(xmlNodePtr iq);
 /* The bare JID a user struct is for. */
 const char *workers_user_jid(const struct user *u);
+/* The session's last STATE ("logged-in", "login-failed", ...; "" before any). */
+const char *workers_session_state(const struct user *u);
+/* Replace and store the user's preferences (the preferences command); takes prefs. */
+void workers_set_preferences(struct user *u, struct proto_list *prefs);
 
 /* What slidgectl shows of a user's session. */
 struct worker_info {

@@ -142,6 +142,22 @@ workers_user_jid(const struct user *u)
 	return u->rec.jid;
 }
 
+const char *
+workers_session_state(const struct user *u)
+{
+	return u->state_text;
+}
+
+void
+workers_set_preferences(struct user *u, struct proto_list *prefs)
+{
+	proto_list_free(&u->rec.preferences);
+	u->rec.preferences = *prefs;
+	*prefs = (struct proto_list){ 0 };
+	if (store_put(&u->rec) < 0)
+		log_error("workers: could not store the preferences of %s", u->rec.jid);
+}
+
 struct user *
 workers_find(const char *bare)
 {
@@ -892,6 +908,14 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			log_error("workers: could not store the data of %s", u->rec.jid);
 		return;
 	case PROTO_PONG:
+		return;
+	case PROTO_COMMANDS:       /* commands (chatcmd.c) */
+	case PROTO_CHAT_COMMAND:
+	case PROTO_UNREGISTER:
+	case PROTO_PREFERENCES:
+		if (w->role != ROLE_SESSION || !u)
+			break;
+		chatcmd_worker_frame(u, m);
 		return;
 	case PROTO_STATE:
 		if (!u)

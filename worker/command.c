@@ -1,46 +1,35 @@
 /* command.c: chat messages to the gateway's bare JID (slidge's chatbot,
  * slidge/command/chat_command.py; reference/slidge.md §5).
  *
- * A body is split on spaces: the first word, lower-cased, is the command keyword, the
- * other words its arguments. No keyword is served by the worker yet, so every one gets
- * slidge's answer for an unknown keyword: a reply "Wut? I don't know that command: <w>"
- * and an item-not-found error with the same text. Messages without a body (chat
+ * A message with a body is, in this order: the answer to a pending input() (of the
+ * module, or of a command's dialogue), a command of the session (cmd.c: the first word,
+ * lower-cased, is the keyword, the other words its arguments), or something slidged
+ * answers: help, the core's administration and registration commands, a dialogue
+ * slidged runs, or slidge's "Wut? I don't know that command" for anything else. That
+ * last part goes to slidged in a CHAT_COMMAND frame. Messages without a body (chat
  * states, receipts) are not commands. */
-#include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "log.h"
-#include "worker.h"
 #include "xml.h"
 
-#define KEYWORD_MAX 64
-
-/* The first space-separated word of body, lower-cased, into out (truncated). */
 static void
-command_keyword(const char *body, char *out, size_t outsz)
+command_to_supervisor(struct inbound *in, const char *body)
 {
-	size_t i;
+	struct proto_val v[CHAT_COMMAND__NFIELDS] = { 0 };
+	size_t max = proto_desc(PROTO_CHAT_COMMAND)->fields[CHAT_COMMAND_body].max;
 
-	for (i = 0; body[i] != '\0' && body[i] != ' ' && i + 1 < outsz; i++)
-		out[i] = (char)tolower((unsigned char)body[i]);
-	out[i] = '\0';
-}
-
-static void
-command_unknown(struct inbound *in, const char *keyword)
-{
-	struct message_out m = { 0 };
-	char text[KEYWORD_MAX + 64];
-
-	snprintf(text, sizeof text, "Wut? I don't know that command: %s", keyword);
-	m.type = in->type;
-	m.from = in->to;
-	m.to = in->from;
-	m.body = text;
-	stanza_message(&m);
-	stanza_error("message", in->to, in->from, in->id, SLIDGE_ITEM_NOT_FOUND, text);
+	v[CHAT_COMMAND_from].s = in->from;
+	v[CHAT_COMMAND_id].s = in->id ? in->id : "";
+	v[CHAT_COMMAND_id].len = worker_clip(v[CHAT_COMMAND_id].s,
+	    proto_desc(PROTO_CHAT_COMMAND)->fields[CHAT_COMMAND_id].max);
+	v[CHAT_COMMAND_body].s = body;
+	v[CHAT_COMMAND_body].len = worker_clip(body, max);
+	if (v[CHAT_COMMAND_id].len == 0)
+		v[CHAT_COMMAND_id].s = "";
+	worker_send(PROTO_CHAT_COMMAND, v);
 }
 
 enum inbound_result
@@ -48,7 +37,6 @@ command_message(struct inbound *in)
 {
 	xmlNodePtr node;
 	char *body;
-	char keyword[KEYWORD_MAX];
 
 	if (strcmp(in->type, "chat") != 0 && strcmp(in->type, "normal") != 0)
 		return INBOUND_DONE;
@@ -58,10 +46,14 @@ command_message(struct inbound *in)
 		log_error("out of memory reading a command");
 		return INBOUND_DONE;
 	}
-	if (*body != '\0') {
-		command_keyword(body, keyword, sizeof keyword);
-		log_info("a chat command of %zu bytes: unknown keyword", strlen(keyword));
-		command_unknown(in, keyword);
+	if (*body == '\0' || in->jto.resource[0] != '\0') {
+		/* slidge's chatbot only hears the gateway's bare JID */
+		free(body);
+		return INBOUND_DONE;
+	}
+	if (!cmd_input_answer(body) && !cmd_chat(in, body)) {
+		log_debug("a chat command of %zu bytes for slidged", strlen(body));
+		command_to_supervisor(in, body);
 	}
 	free(body);
 	return INBOUND_DONE;

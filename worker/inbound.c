@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "worker.h"
 #include "parity.h"
@@ -127,6 +128,8 @@ iq_from_user(struct inbound *in)
 		return pep_iq(in, q);
 	if (strcmp(xml_ns(q), "jabber:iq:search") == 0 || strcmp(xml_ns(q), "jabber:iq:gateway") == 0)
 		return search_iq(in, q);
+	if (strcmp(xml_ns(q), "http://jabber.org/protocol/commands") == 0)
+		return cmd_adhoc_iq(in, q);
 	log_debug("no handler for an iq %s {%s}%s", in->type, xml_ns(q), (const char *)q->name);
 	stanza_error("iq", in->to, in->from, in->id, SLIDGE_SERVICE_UNAVAILABLE, NULL);
 	return INBOUND_DONE;

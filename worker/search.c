@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "worker.h"
 #include "xml.h"
@@ -33,6 +34,8 @@ struct search_ctx {
 	char **items;                  /* nitems * nfields values (NULL: empty) */
 	size_t nitems;
 	struct proto_list form;        /* the submitted values (KV) */
+	search_result_cb *cmd_cb;      /* the find command's (cmd.h), instead of an iq */
+	void *cmd_arg;
 };
 
 static void
@@ -203,6 +206,12 @@ search_done(struct slidge_reply *r, void *arg)
 {
 	struct search_ctx *ctx = arg;
 
+	if (ctx->cmd_cb != NULL) {
+		ctx->cmd_cb(r->ok ? NULL : r->condition, r->ok ? NULL : r->text, ctx->nfields,
+		    ctx->var, ctx->label, ctx->type, ctx->items, ctx->nitems, ctx->cmd_arg);
+		ctx_free(ctx);
+		return;
+	}
 	if (!r->ok) {
 		stanza_error("iq", ctx->to, ctx->from, ctx->id, r->condition, r->text);
 	} else if (ctx->gateway) {
@@ -320,6 +329,28 @@ run_search(struct inbound *in, struct search_ctx *ctx)
 	log_debug("search with %zu values", ctx->form.n / 2);
 	module->on_search(session, &form, r);
 	return INBOUND_DEFERRED;
+}
+
+int
+search_run(const struct proto_list *form, search_result_cb *cb, void *arg)
+{
+	struct slidge_form f;
+	struct search_ctx *ctx;
+	struct slidge_reply *r;
+
+	if (module->on_search == NULL || (ctx = calloc(1, sizeof *ctx)) == NULL)
+		return -1;
+	if (proto_list_copy(&ctx->form, form) < 0 ||
+	    (r = reply_new(session, search_done, ctx)) == NULL) {
+		ctx_free(ctx);
+		return -1;
+	}
+	ctx->cmd_cb = cb;
+	ctx->cmd_arg = arg;
+	r->free_arg = ctx_free;
+	f.kv = &ctx->form;
+	module->on_search(session, &f, r);
+	return 0;
 }
 
 enum inbound_result

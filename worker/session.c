@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "worker.h"
 #include "parity.h"
@@ -35,6 +36,19 @@ struct slidge_session *session;
 static char *login_status;     /* what login() returned, the final gateway status */
 static ev_timer stop_timer;    /* bounds the wait for the unregister hook */
 static char *stop_reason;
+/* The re-login command (cmd_builtin.c) waits for the login's outcome. */
+static void (*relogin_cb)(const char *error, const char *status, void *arg);
+static void *relogin_arg;
+
+static void
+relogin_notify(const char *error, const char *status)
+{
+	void (*cb)(const char *, const char *, void *) = relogin_cb;
+
+	relogin_cb = NULL;
+	if (cb != NULL)
+		cb(error, status, relogin_arg);
+}
 
 static void
 send_state(const char *state, const char *text)
@@ -231,6 +245,7 @@ login_finish(void)
 	session_set_ready();
 	avatar_user_fetch();          /* slidge: the user's avatar, after login_wrap */
 	avatar_user_fetch();          /* slidge: the user's avatar, after login_wrap */
+	relogin_notify(NULL, login_status);
 	/* Loading the module, the manifest and the login leave freed heap behind; hand those
 	 * pages back to the kernel: an idle worker's memory is what an operator pays per user. */
 	malloc_trim(0);
@@ -260,6 +275,7 @@ login_done(struct slidge_reply *r, void *arg)
 		session_gateway_message(NULL, text);
 		send_state("login-failed", r->text);
 		session_set_ready();
+		relogin_notify(r->text ? r->text : r->condition, NULL);
 		return;
 	}
 	free(login_status);
@@ -297,6 +313,18 @@ login_start(void)
 }
 
 void
+session_relogin(void (*cb)(const char *error, const char *status, void *arg), void *arg)
+{
+	if (session->state == SESSION_LOGGING_IN || session->state == SESSION_FILLING) {
+		cb("A login is already running", NULL, arg);
+		return;
+	}
+	relogin_cb = cb;
+	relogin_arg = arg;
+	login_start();
+}
+
+void
 session_start(struct proto_msg *m)
 {
 	struct slidge_session *s;
@@ -326,6 +354,7 @@ session_start(struct proto_msg *m)
 	session = s;
 	log_set_prefix(s->user_jid);
 	log_info("session start%s", s->fresh ? " after registration" : "");
+	cmd_session_start();
 
 	/* The probe goes first: a server answers a probe from an entity without a
 	 * subscription with "unsubscribed" on the user's behalf (RFC 6121 §4.3.2, Prosody
@@ -355,6 +384,7 @@ session_free(void)
 		return;
 	ev_timer_stop(worker.loop, &session->ready_timer);
 	timer_cancel_all(session);
+	cmd_free_all();
 	contacts_free(session);
 	avatar_free_all();
 	store_close();

@@ -13,7 +13,8 @@
  *   /my-presence                          echo says the user's merged XMPP presence as
  *                                         the module saw it (on_presence)
  *   demo_parity.c: delays, threads, link previews, hints, markers, receipts and
- *   avatars (--demo-receipts, --demo-mark-all and script commands; see its top) */
+ *   avatars (--demo-receipts, --demo-mark-all and script commands; see its top)
+ *   demo_commands.c: the commands poke (form + confirmation) and directory (table) */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "legacy.h"
 #include "demo_parity.h"
+#include "demo_commands.h"   /* commands, /input (demo_commands.c) */
 
 #define LAST_SEEN_AGO 3600   /* bob was last seen an hour before login */
 #define BURST_MAX 100000
@@ -501,6 +503,8 @@ script(struct slidge_session *s, struct slidge_contact *echo, const char *text)
 		script_burst(echo, args);
 	} else if (IS("/reply") || IS("/react-last") || IS("/read-last") || IS("/carbon")) {
 		script_messaging(s, echo, text, len, args);
+	} else if (IS("/input")) {
+		demo_input_script(s, echo);
 	} else if (IS("/gateway-message") && *args != '\0') {
 		slidge_session_send_gateway_message(s, args);
 	} else if (IS("/crash")) {
@@ -717,4 +721,6 @@ struct slidge_module slidge_module_v1 = {
 	.on_displayed = demo_parity_on_displayed,
 	.create_thread = demo_parity_create_thread,
 	.on_avatar = demo_parity_on_avatar,
+	/* commands (demo_commands.c) */
+	.commands = demo_commands,
 };
