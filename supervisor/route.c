@@ -22,7 +22,6 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define CAPS_NODE "https://slidge.im/slidge-c"   /* worker.h's */
-#define CAPS_NODE "https://slidge.im/slidge-c"   /* worker.h's */
 #define NS_REGISTER "jabber:iq:register"
 #define NS_PING "urn:xmpp:ping"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"

@@ -26,7 +26,6 @@
 #endif
 #include "worker.h"
 #include "parity.h"
-#include "parity.h"
 #include "xml.h"
 
 #define CHAN_FD 3
@@ -458,7 +457,6 @@ main(int argc, char **argv)
 	module_load(modname);
 	module_parse_options(argc - optind, argv + optind);
 	module_init();
-	avatar_component_load();   /* component_avatar_path: read before the sandbox */
 	avatar_component_load();   /* component_avatar_path: read before the sandbox */
 
 	worker.chan = chan_new(worker.loop, CHAN_FD, PROTO_S2W, chan_msg, chan_err, NULL);

@@ -21,7 +21,6 @@
 #include "log.h"
 #include "worker.h"
 #include "parity.h"
-#include "parity.h"
 
 #define READY_TIMEOUT 10.0       /* slidge's wait_for_ready() default */
 #define UNREGISTER_TIMEOUT 5.0   /* longest wait for the module's unregister hook */
@@ -243,7 +242,6 @@ login_finish(void)
 	send_state("logged-in", login_status);
 	log_info("logged in");
 	session_set_ready();
-	avatar_user_fetch();          /* slidge: the user's avatar, after login_wrap */
 	avatar_user_fetch();          /* slidge: the user's avatar, after login_wrap */
 	relogin_notify(NULL, login_status);
 	/* Loading the module, the manifest and the login leave freed heap behind; hand those
