@@ -69,7 +69,12 @@ struct sb_net_port_attr {
 
 /* What the worker may read outside its state dir: what glibc's resolver and NSS, GnuTLS
  * and libcurl open at run time (reference/facts.md), time zones, and the shared
- * libraries NSS loads lazily (read + map executable). Missing paths are skipped. */
+ * libraries NSS loads lazily (read + map executable). Missing paths are skipped.
+ * HTTP (http.c, libcurl-gnutls): the resolver files (its threaded resolver calls
+ * getaddrinfo: nsswitch.conf, host.conf, resolv.conf, hosts, gai.conf), /etc/services
+ * (port names), the CA bundle under /etc/ssl and /usr/share/ca-certificates, GnuTLS's
+ * /etc/gnutls/config; TCP connect is allowed to --http-ports (default
+ * 80,443,5280,5281,5443) on top of the module's ports (worker main.c). */
 static const struct {
 	const char *path;
 	uint64_t access;
@@ -161,6 +166,13 @@ sandbox_landlock(const struct sandbox_conf *conf, struct sandbox_report *rep)
 		log_error("sandbox: landlock rule for %s: %s", conf->state_dir, strerror(errno));
 		goto done;
 	}
+	/* HTTP: attachments put into --no-upload-path (files and directories created,
+	 * renamed or linked there: the state dir's rights, REFER included). */
+	if (conf->rw_dir != NULL && ll_add_path(rfd, conf->rw_dir,
+	    all_fs & ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE, all_fs) < 0) {
+		log_error("sandbox: landlock rule for %s: %s", conf->rw_dir, strerror(errno));
+		goto done;
+	}
 	for (i = 0; i < sizeof ro_paths / sizeof ro_paths[0]; i++)
 		if (ll_add_path(rfd, ro_paths[i].path, ro_paths[i].access, all_fs) < 0) {
 			log_error("sandbox: landlock rule for %s: %s", ro_paths[i].path, strerror(errno));
@@ -208,6 +220,10 @@ static const struct {
 	{ "fsync", "LMDB commits" }, { "fdatasync", "LMDB commits" }, { "msync", "LMDB" },
 	{ "flock", "" }, { "fchmod", "" }, { "utimensat", "" }, { "umask", "" },
 	{ "getcwd", "" }, { "sendfile", "" }, { "copy_file_range", "" },
+	{ "link", "attachments: a hard link keeps a module's file until its upload is over" },
+	{ "linkat", "" },
+	{ "symlink", "--no-upload-method hardlink/symlink (Landlock: the two writable dirs)" },
+	{ "symlinkat", "" },
 	{ "mmap", "malloc, LMDB, dlopen by NSS" }, { "munmap", "" }, { "mremap", "" },
 	{ "mprotect", "dynamic loader, thread stacks" }, { "madvise", "malloc" },
 	{ "brk", "malloc" }, { "mincore", "" }, { "membarrier", "" },
@@ -238,7 +254,7 @@ static const struct {
 	{ "uname", "" }, { "sysinfo", "" }, { "getrusage", "" }, { "times", "" },
 	{ "prlimit64", "getrlimit; raising hard limits needs privileges we do not have" },
 	{ "getrlimit", "" },
-	{ "connect", "the legacy network, ports limited by Landlock" },
+	{ "connect", "the legacy network and HTTP (libcurl), ports limited by Landlock" },
 	{ "sendto", "" }, { "recvfrom", "" }, { "sendmsg", "" }, { "recvmsg", "" },
 	{ "sendmmsg", "glibc resolver" }, { "recvmmsg", "" }, { "shutdown", "" },
 	{ "getsockopt", "" }, { "setsockopt", "" }, { "getsockname", "" },

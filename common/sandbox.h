@@ -7,7 +7,9 @@
 #include <sys/types.h>
 
 struct sandbox_conf {
-	const char *state_dir;        /* the only directory the worker may write */
+	const char *state_dir;        /* the directory the worker may write */
+	const char *rw_dir;           /* and this one too, or NULL: --no-upload-path, where
+	                                 attachments are copied, moved or linked */
 	const uint16_t *ports;        /* TCP ports it may connect to; 0-terminated, may be NULL */
 	uid_t uid;                    /* drop to this uid/gid when started as root */
 	gid_t gid;

@@ -313,6 +313,54 @@ struct slidge_presence {
 /* ---- attachments (issue 5: send_file, on_file, on_sticker, send_qr) ---------------- */
 /* SECTION-ATTACHMENTS: declarations go here. */
 
+/* A file to send (slidge's LegacyAttachment and send_file's arguments). Give exactly one
+ * source: path, data + len, read, or url. */
+struct slidge_attachment {
+	const char *path;             /* a file the worker can read (its sandbox allows its
+	                                 state directory) */
+	const void *data;             /* bytes (copied) */
+	size_t len;
+	/* A stream: called during slidge_contact_send_file until it returns 0 (end) or -1
+	 * (error); each call fills up to len bytes of buf and returns how many. */
+	long (*read)(void *stream, void *buf, size_t len);
+	void *stream;
+	const char *url;              /* a legacy URL: fetched, then uploaded again (or sent
+	                                 as is with --use-attachment-original-urls) */
+	const char *name;             /* file name; NULL: from path or url, else a uuid */
+	const char *content_type;     /* MIME type; NULL: guessed from the name */
+	const char *legacy_file_id;   /* the legacy network's id of the file: the same id is
+	                                 uploaded once and its URL reused */
+	const char *caption;          /* text sent with the file (a second message carrying
+	                                 legacy_msg_id, as slidge does), or NULL */
+};
+
+/* LegacyContact.send_file: upload the file (XEP-0363, or --no-upload-path) and send the
+ * user a message with body = URL, XEP-0066 OOB, SIMS (XEP-0385) and stateless file
+ * sharing (XEP-0447) metadata; the caption follows. The contact's later messages wait
+ * until it is sent: they keep their order. An upload failure sends a human note instead
+ * (and the caption). opts as slidge_contact_send_text (reply_to, when, thread, hints,
+ * carbon). Everything is copied. */
+void slidge_contact_send_file(struct slidge_contact *c, const struct slidge_attachment *a,
+    const char *legacy_msg_id, const struct slidge_send_opts *opts);
+/* LegacyContact.send_files: n attachments, then body (or body first if body_first); the
+ * legacy_msg_id goes to the body, or to the last file when there is no body. */
+void slidge_contact_send_files(struct slidge_contact *c, const struct slidge_attachment *a,
+    size_t n, const char *legacy_msg_id, const char *body, int body_first,
+    const struct slidge_send_opts *opts);
+/* A file from the gateway's own JID to the user (the session's send_file; what
+ * send_gateway_message is to text). */
+void slidge_session_send_gateway_file(struct slidge_session *s,
+    const struct slidge_attachment *a);
+
+/* A file the user sent, for on_file: the core has downloaded it already. */
+struct slidge_file {
+	const char *url;              /* the URL the user sent (XEP-0066 OOB) */
+	const char *path;             /* the downloaded file, valid during the call only */
+	const char *name;             /* its name (the URL's last path segment) */
+	const char *content_type;     /* as the HTTP server said, else guessed from the name */
+	uint64_t size;                /* bytes */
+};
+
 /* ---- commands (issue 5: Command / Form / Confirmation / TableResult, input()) ------ */
 /* SECTION-COMMANDS: declarations go here. */
 

@@ -131,6 +131,11 @@ static const struct opt opts[] = {
 	  "fix attachment file name suffixes from their MIME type" },
 	{ "attachment-maximum-file-name-length", 0, OPT_INT, NO_FIELD, "200", 1, INT_MAX, NULL,
 	  "N", "truncate longer attachment file names, keeping the suffix" },
+	/* slidge-c's attachment options (kept in extra, passed to the workers) */
+	{ "attachment-max-size", 0, OPT_INT, NO_FIELD, "104857600", 1, INT_MAX, NULL, "BYTES",
+	  "largest file downloaded for an attachment (files the user sends, legacy URLs)" },
+	{ "http-ports", 0, OPT_STR, NO_FIELD, "80,443,5280,5281,5443", 0, 0, NULL, "PORTS",
+	  "TCP ports the workers' HTTP client may connect to (attachments), with commas" },
 	{ "avatar-size", 0, OPT_INT, NO_FIELD, "200", 1, INT_MAX, NULL, "PIXELS",
 	  "maximum avatar width and height" },
 	{ "avatar-resampling-threads", 0, OPT_INT, NO_FIELD, "2", 1, 1024, NULL, "N",

@@ -248,6 +248,9 @@ xmlDocPtr policy_check_emit(const char *user_jid, const char *xml, size_t len,
  * component's JID to user_jid, or an iq get to the upload service (disco#info, slot). */
 xmlDocPtr policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
     const char **why);
+/* 1 if the stanza is an iq get to the upload service asking its disco#info or a slot
+ * (XEP-0363, the worker's attachments), else 0. */
+int policy_upload_iq(xmlNodePtr stanza);
 /* 1 if the checked stanza goes to the user's server (a privileged stanza), else 0. */
 int policy_to_server(xmlNodePtr stanza, const char *user_jid);
 

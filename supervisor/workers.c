@@ -398,7 +398,7 @@ spawn(enum worker_role role, struct user *u)
 		}
 	}
 	w = calloc(1, sizeof *w);
-	argv = calloc(24 + G.cfg.module_argc, sizeof *argv);
+	argv = calloc(48 + G.cfg.module_argc, sizeof *argv);
 	if (!w || !argv) {
 		free(w);
 		free(argv);
@@ -423,6 +423,25 @@ spawn(enum worker_role role, struct user *u)
 	argv[argc++] = rate;
 	argv[argc++] = "--emit-burst";
 	argv[argc++] = burst;
+	/* Attachments (worker attach.c, upload.c, http.c): the options that are set. */
+	{
+		static const char *const att[] = { "--upload-requester", "--no-upload-path",
+			"--no-upload-url-prefix", "--no-upload-method",
+			"--no-upload-file-read-others", "--use-attachment-original-urls",
+			"--attachment-maximum-file-name-length", "--attachment-max-size",
+			"--http-ports" };
+		const char *v;
+
+		if (G.cfg.upload_service && *G.cfg.upload_service) {
+			argv[argc++] = "--upload-service";
+			argv[argc++] = G.cfg.upload_service;
+		}
+		for (i = 0; i < sizeof att / sizeof att[0]; i++)
+			if ((v = config_get_extra(&G.cfg, att[i] + 2)) != NULL) {
+				argv[argc++] = att[i];
+				argv[argc++] = v;
+			}
+	}
 	argv[argc++] = "--";
 	for (i = 0; i < G.cfg.module_argc; i++)
 		argv[argc++] = G.cfg.module_argv[i];
@@ -874,7 +893,8 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 			const char *t = xml_attr(root, "type");
 			if (strcmp((const char *)root->name, "iq") == 0 && t &&
 			    (!strcmp(t, "get") || !strcmp(t, "set")) &&
-			    policy_to_server(root, u->rec.jid) && workers_track_iq(u, root) < 0)
+			    (policy_to_server(root, u->rec.jid) || policy_upload_iq(root)) &&
+			    workers_track_iq(u, root) < 0)
 				log_warn("workers: cannot track an iq of %s", u->rec.jid);
 		}
 		if (component_send_node(xmlDocGetRootElement(doc)) < 0)

@@ -172,6 +172,11 @@ inbound_check(struct inbound *in)
 			    strcmp(in->type, "error") == 0) && iq_answer(in))
 				return -1;
 		}
+		/* The upload service answering a slot or disco request (upload.c): iq_answer
+		 * only matches an iq we sent to exactly this JID. */
+		if (in->kind[0] == 'i' && (strcmp(in->type, "result") == 0 ||
+		    strcmp(in->type, "error") == 0) && iq_answer(in))
+			return -1;
 		log_debug("ignoring a %s not from the user", in->kind);
 		return -1;
 	}

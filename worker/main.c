@@ -26,6 +26,9 @@
 #endif
 #include "worker.h"
 #include "parity.h"
+#include "attach.h"
+#include "http.h"
+#include "upload.h"
 #include "xml.h"
 
 #define CHAN_FD 3
@@ -164,6 +167,10 @@ worker_send(enum proto_type t, const struct proto_val *v)
 {
 	if (worker.chan == NULL)
 		return -1;
+	/* A message behind a file in flight waits for it (attach.c). */
+	if (t == PROTO_EMIT && attach_hold(v[EMIT_xml].s,
+	    v[EMIT_xml].len ? v[EMIT_xml].len : strlen(v[EMIT_xml].s)))
+		return 0;
 	if (t == PROTO_EMIT)
 		return pace_emit(v);
 	if (chan_send(worker.chan, t, v) < 0) {
@@ -201,6 +208,7 @@ worker_exit(int code)
 	/* What is queued (the last stanzas, ACKs, STATE) must reach slidged before we go:
 	 * the channel is flushed with a bounded wait, then everything is released so that
 	 * sanitizer runs see no leak. */
+	attach_free_all();
 	pace_flush_all();
 	if (worker.chan != NULL) {
 		if (chan_flush(worker.chan, FLUSH_TIMEOUT_MS) < 0)
@@ -364,7 +372,9 @@ enter_sandbox(void)
 	struct sandbox_report rep;
 
 	conf.state_dir = worker.state_dir;
-	conf.ports = module->connect_ports;
+	/* HTTP (attachments) adds --http-ports and the no-upload directory. */
+	conf.ports = http_sandbox_ports(module->connect_ports);
+	conf.rw_dir = upload_no_upload_path();
 	if (sandbox_enter(&conf, &rep) < 0)
 		fatalx("cannot enter the sandbox");
 	log_debug("sandboxed: seccomp, landlock abi %d%s", rep.landlock_abi,
@@ -398,19 +408,34 @@ main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "emit-rate", required_argument, NULL, 'R' },
 		{ "emit-burst", required_argument, NULL, 'B' },
+		/* attachments (attach.c, upload.c, http.c) */
+		{ "upload-service", required_argument, NULL, 'A' },
+		{ "upload-requester", required_argument, NULL, 'A' },
+		{ "no-upload-path", required_argument, NULL, 'A' },
+		{ "no-upload-url-prefix", required_argument, NULL, 'A' },
+		{ "no-upload-method", required_argument, NULL, 'A' },
+		{ "no-upload-file-read-others", required_argument, NULL, 'A' },
+		{ "use-attachment-original-urls", required_argument, NULL, 'A' },
+		{ "attachment-maximum-file-name-length", required_argument, NULL, 'A' },
+		{ "attachment-max-size", required_argument, NULL, 'A' },
+		{ "http-ports", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *modname = NULL, *role = NULL, *jid = NULL;
 	struct proto_val hello[HELLO__NFIELDS] = { 0 };
-	int ch, level = LOG_LVL_INFO;
+	int ch, li = 0, level = LOG_LVL_INFO;
 
 	/* "+": stop at the first non-option so that module options are never permuted. */
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'm': modname = optarg; break;
 		case 'r': role = optarg; break;
 		case 'j': jid = optarg; break;
 		case 's': worker.state_dir = optarg; break;
+		case 'A':
+			if (attach_set_option(longopts[li].name, optarg) < 0)
+				exit(2);
+			break;
 		case 'R':
 			if (atof(optarg) >= 2)
 				pace.rate = 0.9 * atof(optarg);
@@ -462,6 +487,8 @@ main(int argc, char **argv)
 	worker.chan = chan_new(worker.loop, CHAN_FD, PROTO_S2W, chan_msg, chan_err, NULL);
 	if (worker.chan == NULL)
 		fatalx("cannot set up the channel");
+	if (http_init() < 0)
+		fatalx("cannot start libcurl");
 	enter_sandbox();
 	hello[HELLO_version].u = PROTO_VERSION;
 	hello[HELLO_role].s = worker.role_name;

@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "worker.h"
+#include "attach.h"
 #include "xml.h"
 
 #define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
@@ -40,6 +41,7 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_RDF "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 #define NS_OGP "https://ogp.me/ns#"
+#define NS_OOB "jabber:x:oob"
 
 #define NOT_IMPLEMENTED "Not implemented by the legacy module"
 #define PREVIEWS_MAX 8
@@ -78,6 +80,7 @@ struct parsed {
 	const char *xmpp_thread;  /* <thread> as sent */
 	struct slidge_link_preview previews[PREVIEWS_MAX];
 	size_t n_previews;
+	char *oob_url;            /* XEP-0066: a file for on_file (attach.c), or NULL */
 };
 
 static void
@@ -357,7 +360,9 @@ do_text(struct parsed *p, const char *text_override)
 	size_t fs, fe;
 	struct jid j;
 
-	if (module->on_text == NULL)
+	int file = p->oob_url != NULL && module->on_file != NULL && text_override == NULL;
+
+	if (module->on_text == NULL && !file)
 		return not_implemented(in);
 	fill_text_opts(p, &opts);
 	reply = text_override ? NULL : xml_child(in->root, "reply", NS_REPLY);
@@ -394,8 +399,12 @@ do_text(struct parsed *p, const char *text_override)
 	if (module->message_ids_are_thread_ids && p->xmpp_thread != NULL)
 		ctx->xmpp_thread = strdup(p->xmpp_thread);
 	log_debug("text to %s (%zu bytes)", p->c->jid, strlen(p->body));
-	module->on_text(session, p->c, text_override ? text_override : text ? text : p->body,
-	    &opts, r);
+	/* A file: downloaded first, then on_file gets r (ids, receipt and ack as text). */
+	if (file)
+		attach_on_file(p->c, p->oob_url, &opts, r);
+	else
+		module->on_text(session, p->c, text_override ? text_override : text ? text :
+		    p->body, &opts, r);
 	free(text);
 	free(fallback);
 	return INBOUND_DEFERRED;
@@ -760,6 +769,22 @@ message_to_contact(struct inbound *in)
 		goto done;
 	}
 	parse_previews(&p);
+	/* XEP-0066 OOB: the user sent a file (slidge: the URL goes to on_file, else it is
+	 * the text). */
+	if ((n = xml_child(in->root, "x", NS_OOB)) != NULL &&
+	    (n = xml_child(n, "url", NS_OOB)) != NULL && (p.oob_url = xml_text(n)) != NULL &&
+	    *p.oob_url == '\0') {
+		free(p.oob_url);
+		p.oob_url = NULL;
+	}
+	if (p.oob_url != NULL && (p.body == NULL || *p.body == '\0')) {
+		free(p.body);
+		if ((p.body = strdup(p.oob_url)) == NULL) {
+			stanza_error("message", in->to, in->from, in->id,
+			    SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory");
+			goto done;
+		}
+	}
 
 	/* Chat states and markers first: they never wait. */
 	do_chat_state(&p);
@@ -784,5 +809,6 @@ message_to_contact(struct inbound *in)
 		res = do_text(&p, NULL);
 done:
 	free(p.body);
+	free(p.oob_url);
 	return res;
 }

@@ -210,11 +210,12 @@ up_finish(struct up *u, const char *url, const char *error)
 			unlink(u->path);
 			u->own_path = 0;
 		}
-	} else {
-		up_free(u);
 	}
+	/* url and error may belong to u: free it only after the call. */
 	if (done != NULL)
 		done(arg, url, url != NULL ? NULL : error);
+	if (!waiting_iq)
+		up_free(u);
 }
 
 static void
@@ -379,7 +380,7 @@ no_upload(struct up *u, const char **why)
 	char fdir[4096], ddir[4096], dest[4096];
 	mode_t dmode = opt.read_others ? 0755 : 0750, fmode = opt.read_others ? 0644 : 0640;
 	struct buf b = BUF_INIT;
-	int method = u->own_path ? 1 : opt.method, rc;
+	int method = u->own_path ? 1 : opt.method, rc, fd;
 	char id[37];
 
 	uuid4(id);
@@ -425,8 +426,12 @@ no_upload(struct up *u, const char **why)
 		rmdir(ddir);
 		return -1;
 	}
-	if (method != 3)
-		chmod(dest, fmode);
+	/* fchmod: the sandbox has no chmod (and a rename keeps our file's 0600). */
+	if (method != 3 && (fd = open(dest, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		if (fchmod(fd, fmode) < 0)
+			log_warn("no-upload: cannot set the mode of a file: %s", strerror(errno));
+		close(fd);
+	}
 url:
 	if (make_url(&b, fid, uu, name) < 0 || (u->url = buf_steal(&b)) == NULL) {
 		buf_free(&b, 0);
@@ -675,11 +680,11 @@ up_new(const char *path, const char *name, const char *content_type, const char 
 
 int
 upload_file(const char *path, const char *name, const char *content_type,
-    const char *legacy_file_id, upload_done_cb *done, void *arg)
+    const char *legacy_file_id, int take, upload_done_cb *done, void *arg)
 {
 	struct up *u;
 
-	if ((u = up_new(path, name, content_type, legacy_file_id, 0, done, arg)) == NULL)
+	if ((u = up_new(path, name, content_type, legacy_file_id, take, done, arg)) == NULL)
 		return -1;
 	start(u);
 	return 0;
@@ -689,7 +694,7 @@ int
 upload_path(const char *path, const char *name, const char *content_type,
     upload_done_cb *done, void *arg)
 {
-	return upload_file(path, name, content_type, NULL, done, arg);
+	return upload_file(path, name, content_type, NULL, 0, done, arg);
 }
 
 int

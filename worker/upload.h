@@ -24,10 +24,12 @@ int upload_path(const char *path, const char *name, const char *content_type,
 /* ---- used by the attachment code and main.c ---- */
 
 /* The same as upload_path, with the legacy file id that names the no-upload directory
- * (slidge's <legacy_file_id or uuid>/<uuid>/<name>); may be NULL. With --no-upload-method
- * move, path is gone once done is called. */
+ * (slidge's <legacy_file_id or uuid>/<uuid>/<name>; may be NULL). take 1: path is a
+ * temporary file of the caller's, handed over (the no-upload mode moves it into place;
+ * it is removed at the end). With --no-upload-method move, path is gone once done is
+ * called. */
 int upload_file(const char *path, const char *name, const char *content_type,
-    const char *legacy_file_id, upload_done_cb *done, void *arg);
+    const char *legacy_file_id, int take, upload_done_cb *done, void *arg);
 /* Set an option from the worker's command line ("upload-service", "upload-requester",
  * "no-upload-path", "no-upload-url-prefix", "no-upload-method",
  * "no-upload-file-read-others"). -1 (with a message on stderr) if the value is bad. */

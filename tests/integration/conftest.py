@@ -206,6 +206,9 @@ class Gateways:
         d = os.path.join(self.testdir, "gw%d" % (len(self.all) + 1))
         os.makedirs(d, exist_ok=True)
         os.chmod(d, 0o755)
+        # attachments: the test Prosody's upload service, unless the test says otherwise
+        if self.prosody is not None and "--upload-service" not in kw.get("args", ()):
+            kw["args"] = list(kw.get("args", ())) + self.prosody.upload_args()
         gw = harness.Gateway(d, port if port is not None else self.prosody.component_port, **kw)
         self.all.append(gw)
         return gw

@@ -256,6 +256,12 @@ component_interfaces = {{ "127.0.0.1" }}
 component_ports = {{ {comp} }}
 modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
 modules_disabled = {{ "s2s"; "tls"; "limits" }}
+-- XEP-0363 for attachments: Prosody's own http_file_share on loopback
+http_ports = {{ {http} }}
+http_interfaces = {{ "127.0.0.1" }}
+https_ports = {{ }}
+http_external_url = "http://127.0.0.1:{http}/"
+http_default_host = "{upload}"   -- requests to 127.0.0.1 reach the upload component
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
@@ -266,7 +272,15 @@ VirtualHost "{other}"
 
 Component "{component}"
     component_secret = "{secret}"
+
+Component "{upload}" "http_file_share"
+    http_file_share_access = {{ "{component}"; "{domain}" }}
+    http_file_share_size_limit = {upload_limit}
+    http_file_share_daily_quota = 1024*1024*1024
 """
+
+UPLOAD = "upload.localhost"           # the XEP-0363 service (Prosody's http_file_share)
+UPLOAD_LIMIT = 1024 * 1024            # its max-file-size
 
 
 class Prosody:
@@ -278,11 +292,16 @@ class Prosody:
         self.component_port = free_port()
         while self.component_port == self.c2s_port:
             self.component_port = free_port()
+        self.http_port = free_port()
+        while self.http_port in (self.c2s_port, self.component_port):
+            self.http_port = free_port()
+        self.upload_jid = UPLOAD
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         with open(self.config, "w") as f:
             f.write(PROSODY_CFG.format(dir=self.dir, c2s=self.c2s_port, comp=self.component_port,
                                        domain=DOMAIN, other=OTHER_DOMAIN, component=COMPONENT,
-                                       secret=SECRET))
+                                       secret=SECRET, http=self.http_port, upload=UPLOAD,
+                                       upload_limit=UPLOAD_LIMIT))
         self.proc = None
         self._users = itertools.count(1)
 
@@ -293,6 +312,7 @@ class Prosody:
         try:
             wait_port(self.c2s_port, timeout, self.proc, "prosody (c2s)")
             wait_port(self.component_port, timeout, self.proc, "prosody (component)")
+            wait_port(self.http_port, timeout, self.proc, "prosody (http)")
         except Exception:
             self.stop()
             raise RuntimeError("prosody did not start:\n" + self.log_tail())
@@ -322,6 +342,10 @@ class Prosody:
                     lines = f.readlines()[-n:]
                 out.append("--- %s ---\n%s" % (name, "".join(lines)))
         return "\n".join(out)
+
+    def upload_args(self):
+        """slidged options for attachments through this Prosody's http_file_share."""
+        return ["--upload-service", self.upload_jid, "--http-ports", str(self.http_port)]
 
     def register(self, user, host=DOMAIN, password=None):
         password = password or "pw-" + user

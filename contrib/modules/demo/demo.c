@@ -23,6 +23,8 @@
 
 #include "legacy.h"
 #include "demo_parity.h"
+#include "demo_qr.h"
+#include "demo_files.h"
 #include "demo_commands.h"   /* commands, /input (demo_commands.c) */
 
 #define LAST_SEEN_AGO 3600   /* bob was last seen an hour before login */
@@ -505,6 +507,8 @@ script(struct slidge_session *s, struct slidge_contact *echo, const char *text)
 		script_messaging(s, echo, text, len, args);
 	} else if (IS("/input")) {
 		demo_input_script(s, echo);
+	} else if (IS("/file")) {
+		demo_files_script(s, echo);
 	} else if (IS("/gateway-message") && *args != '\0') {
 		slidge_session_send_gateway_message(s, args);
 	} else if (IS("/crash")) {
@@ -562,6 +566,24 @@ demo_on_text(struct slidge_session *s, struct slidge_contact *chat, const char *
 	snprintf(reply, n, "echo: %s", text);
 	slidge_contact_send_text(chat, reply, echo_id, NULL);
 	free(reply);
+}
+
+/* on_file: counted like a text (u<N>, echo's e<N>), see demo_files.c. */
+static void
+demo_on_file(struct slidge_session *s, struct slidge_contact *chat,
+    const struct slidge_file *f, const struct slidge_text_opts *opts, struct slidge_reply *r)
+{
+	struct demo *d = demo_of(s);
+	char id[32], echo_id[32];
+
+	if (d == NULL) {
+		slidge_reply_error(r, SLIDGE_INTERNAL_SERVER_ERROR, "Not logged in");
+		return;
+	}
+	d->n++;
+	snprintf(id, sizeof id, "u%lu", d->n);
+	snprintf(echo_id, sizeof echo_id, "e%lu", d->n);
+	demo_files_on_file(chat, f, id, echo_id, r);
 }
 
 static void
@@ -721,6 +743,8 @@ struct slidge_module slidge_module_v1 = {
 	.on_displayed = demo_parity_on_displayed,
 	.create_thread = demo_parity_create_thread,
 	.on_avatar = demo_parity_on_avatar,
+	/* files (demo_files.c) */
+	.on_file = demo_on_file,
 	/* commands (demo_commands.c) */
 	.commands = demo_commands,
 };
