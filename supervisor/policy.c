@@ -113,12 +113,14 @@ policy_upload_iq(xmlNodePtr st)
 	    check_upload_iq(st) == NULL;
 }
 
-xmlDocPtr
-policy_check_emit(const char *user_jid, const char *xml, size_t len, const char **why)
+/* Parse what a worker emits: one message, presence or iq in the stream's namespace.
+ * NULL with the broken rule in *why otherwise. */
+static xmlDocPtr
+parse_emit(const char *xml, size_t len, const char **why)
 {
 	xmlDocPtr doc;
 	xmlNodePtr st;
-	const char *name, *ns, *type;
+	const char *name, *ns;
 
 	doc = xml_parse_stanza(xml, len, XML_DEPTH_MAX, why);
 	if (!doc)
@@ -136,6 +138,23 @@ policy_check_emit(const char *user_jid, const char *xml, size_t len, const char 
 		*why = "wrong namespace";
 		goto fail;
 	}
+	return doc;
+fail:
+	xmlFreeDoc(doc);
+	return NULL;
+}
+
+xmlDocPtr
+policy_check_emit(const char *user_jid, const char *xml, size_t len, const char **why)
+{
+	xmlDocPtr doc;
+	xmlNodePtr st;
+	const char *name, *type;
+
+	if (!(doc = parse_emit(xml, len, why)))
+		return NULL;
+	st = xmlDocGetRootElement(doc);
+	name = (const char *)st->name;
 	if (!is_ours(xml_attr(st, "from"))) {
 		*why = "from outside the component's domain";
 		goto fail;
@@ -208,18 +227,12 @@ policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
 {
 	xmlDocPtr doc;
 	xmlNodePtr st;
-	const char *name, *ns, *requester;
+	const char *name, *requester;
 
-	doc = xml_parse_stanza(xml, len, XML_DEPTH_MAX, why);
-	if (!doc)
+	if (!(doc = parse_emit(xml, len, why)))
 		return NULL;
 	st = xmlDocGetRootElement(doc);
 	name = (const char *)st->name;
-	ns = xml_ns(st);
-	if (*ns && strcmp(ns, "jabber:component:accept") != 0) {
-		*why = "wrong namespace";
-		goto fail;
-	}
 	if (!strcmp(name, "message")) {
 		/* Only the gateway itself speaks during a registration: no contact exists. */
 		if (!jid_bare_equal(xml_attr(st, "from") ? xml_attr(st, "from") : "", G.jid) ||
