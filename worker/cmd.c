@@ -101,27 +101,19 @@ cmd_nth(size_t i)
 	return NULL;
 }
 
+/* The command with this node (keyword 0) or chat keyword (keyword 1), or NULL. */
 static const struct slidge_command *
-cmd_by_node(const char *node)
+cmd_find(const char *name, int keyword)
 {
 	const struct slidge_command *k;
+	const char *v;
 	size_t i;
 
-	for (i = 0; (k = cmd_nth(i)) != NULL; i++)
-		if (k->node != NULL && strcmp(k->node, node) == 0)
+	for (i = 0; (k = cmd_nth(i)) != NULL; i++) {
+		v = keyword ? k->chat_command : k->node;
+		if (v != NULL && strcmp(v, name) == 0)
 			return k;
-	return NULL;
-}
-
-static const struct slidge_command *
-cmd_by_keyword(const char *kw)
-{
-	const struct slidge_command *k;
-	size_t i;
-
-	for (i = 0; (k = cmd_nth(i)) != NULL; i++)
-		if (k->chat_command != NULL && strcmp(k->chat_command, kw) == 0)
-			return k;
+	}
 	return NULL;
 }
 
@@ -1297,7 +1289,7 @@ done:
 static enum inbound_result
 adhoc_execute(struct inbound *in, const char *node)
 {
-	const struct slidge_command *k = cmd_by_node(node);
+	const struct slidge_command *k = cmd_find(node, 0);
 	int cat = category_of_node(node);
 	const char *cond, *text;
 	struct slidge_cmd *c;
@@ -1406,7 +1398,7 @@ cmd_chat(struct inbound *in, const char *body)
 	}
 	for (i = 0; args[0][i] != '\0'; i++)
 		args[0][i] = (char)tolower((unsigned char)args[0][i]);
-	if ((k = cmd_by_keyword(args[0])) == NULL) {
+	if ((k = cmd_find(args[0], 1)) == NULL) {
 		free(copy);
 		return 0;
 	}

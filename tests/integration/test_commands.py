@@ -10,6 +10,7 @@ The input() timeout is 60 s; slidged and its workers take SLIDGE_INPUT_TIMEOUT (
 from their environment instead, which test_input_timeout uses."""
 
 import harness
+from test_adhoc import command, execute
 from harness import (COMPONENT, NS_DATA, NS_RECEIPTS, body, contact_jid, form_fields,
                      field_values, ibr_get, ibr_set, is_message, is_presence, is_registered,
                      local, register, sfrom, show, stanza_error, status, tostr)
@@ -22,11 +23,6 @@ ADMIN = CORE + "admin"
 
 # ---- helpers ---------------------------------------------------------------------------
 
-def execute(client, node):
-    return client.send_iq(COMPONENT, "set", "<command xmlns='%s' node='%s' action='execute'/>"
-                          % (NS_CMD, node), timeout=30)
-
-
 def submit(client, node, sid, values, action="complete"):
     fields = ""
     for var, value in values.items():
@@ -37,13 +33,6 @@ def submit(client, node, sid, values, action="complete"):
                           "<command xmlns='%s' node='%s' sessionid='%s' action='%s'>"
                           "<x xmlns='%s' type='submit'>%s</x></command>"
                           % (NS_CMD, node, sid, action, NS_DATA, fields), timeout=30)
-
-
-def command(r):
-    assert r.get("type") == "result", tostr(r)
-    c = r.find("{%s}command" % NS_CMD)
-    assert c is not None, tostr(r)
-    return c
 
 
 def note(cmd):

@@ -23,6 +23,7 @@
 
 #include "legacy.h"
 #include "demo_parity.h"
+#include "demo_commands.h"   /* commands, /input (demo_commands.c) */
 #include "demo_qr.h"
 #include "demo_files.h"
 #include "demo_commands.h"   /* commands, /input (demo_commands.c) */
@@ -509,6 +510,8 @@ script(struct slidge_session *s, struct slidge_contact *echo, const char *text)
 		demo_input_script(s, echo);
 	} else if (IS("/file")) {
 		demo_files_script(s, echo);
+	} else if (IS("/input")) {
+		demo_input_script(s, echo);
 	} else if (IS("/gateway-message") && *args != '\0') {
 		slidge_session_send_gateway_message(s, args);
 	} else if (IS("/crash")) {
@@ -743,6 +746,8 @@ struct slidge_module slidge_module_v1 = {
 	.on_displayed = demo_parity_on_displayed,
 	.create_thread = demo_parity_create_thread,
 	.on_avatar = demo_parity_on_avatar,
+	/* commands (demo_commands.c) */
+	.commands = demo_commands,
 	/* files (demo_files.c) */
 	.on_file = demo_on_file,
 	/* commands (demo_commands.c) */
