@@ -453,3 +453,108 @@ def test_user_avatar_reaches_the_module(pep):
     c.pump(2.0)
     assert c.find(your_avatar, mark) is None, harness.dump(c.received[mark:])
     harness.echo_roundtrip(c, "after the restart")
+
+
+# ---------------------------------------------------------------------------------------
+# the gateway's avatar (COMPONENT_AVATAR / component_avatar_path): the component's
+# vCard and PEP avatar, and the XEP-0153 hash on its presences
+
+import base64  # noqa: E402
+
+NS_AVATAR_DATA = "urn:xmpp:avatar:data"
+NS_VCARD_UPDATE = "vcard-temp:x:update"
+
+
+def check_component_avatar(c, start, expected):
+    sha1 = hashlib.sha1(expected).hexdigest()
+    p = c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == COMPONENT and el.get("type", "") == ""
+                   and el.find("{%s}x" % NS_VCARD_UPDATE) is not None, 15, since=start,
+                   what="the gateway's presence with its photo hash")
+    assert p.findtext("{%s}x/{%s}photo" % (NS_VCARD_UPDATE, NS_VCARD_UPDATE)) == sha1, tostr(p)
+    r = c.send_iq(COMPONENT, "get", "<vCard xmlns='vcard-temp'/>")
+    assert r.get("type") == "result", tostr(r)
+    assert r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}TYPE") == "image/png", tostr(r)
+    assert base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL")) == expected
+    r = c.send_iq(COMPONENT, "get", "<pubsub xmlns='%s'><items node='%s'/></pubsub>" % (NS_PUBSUB, NS_AVATAR_META))
+    assert r.get("type") == "result", tostr(r)
+    item = r.find("{%s}pubsub/{%s}items/{%s}item" % (NS_PUBSUB, NS_PUBSUB, NS_PUBSUB))
+    assert item.get("id") == sha1, tostr(r)
+    info = item.find("{%s}metadata/{%s}info" % (NS_AVATAR_META, NS_AVATAR_META))
+    assert (info.get("type"), info.get("bytes")) == ("image/png", str(len(expected))), tostr(r)
+    r = c.send_iq(COMPONENT, "get", "<pubsub xmlns='%s'><items node='%s'><item id='%s'/></items></pubsub>"
+                  % (NS_PUBSUB, NS_AVATAR_DATA, sha1))
+    data = r.findtext("{%s}pubsub/{%s}items/{%s}item/{%s}data" % (NS_PUBSUB, NS_PUBSUB, NS_PUBSUB, NS_AVATAR_DATA))
+    assert data is not None and base64.b64decode(data) == expected, tostr(r)
+
+
+def test_component_avatar(gateway, clients):
+    c = clients.new("gwavatar")
+    start = register(c, "romeo")
+    # the demo's built-in picture: an 8x8 PNG (fetched here through the vCard, then
+    # compared everywhere else)
+    r = c.send_iq(COMPONENT, "get", "<vCard xmlns='vcard-temp'/>")
+    expected = base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL") or "")
+    assert expected[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", expected[16:24]) == (8, 8), tostr(r)
+    check_component_avatar(c, start, expected)
+
+
+def test_component_avatar_from_a_file(gateways, clients, testdir):
+    path = os.path.join(testdir, "gateway.png")
+    picture = png(12, 6, 3)
+    with open(path, "wb") as f:
+        f.write(picture)
+    os.chmod(path, 0o644)   # read by the worker's unprivileged user, before its sandbox
+    gateways.start(module_args=["--demo-component-avatar", path])
+    c = clients.new("gwavfile")
+    start = register(c, "romeo")
+    check_component_avatar(c, start, picture)
+
+
+# ---------------------------------------------------------------------------------------
+# XEP-0356 v1 (urn:xmpp:privilege:1), which Debian's mod_privilege does not speak: a raw
+# component server grants it and checks the roster pushes and the carbon that come out
+
+NS_PRIV1 = "urn:xmpp:privilege:1"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_CLIENT = "jabber:client"
+
+
+def test_privilege_v1(raw_gateways, fake_server):
+    gw = raw_gateways.start(ready=False, port=fake_server.port)
+    conn = fake_server.accept(30, gw)
+    conn.handshake(15)
+    conn.send("<message from='localhost' to='%s' id='grant'><privilege xmlns='%s'>"
+              "<perm access='roster' type='both'/><perm access='message' type='outgoing'/>"
+              "</privilege></message>" % (COMPONENT, NS_PRIV1))
+    r = harness.slidgectl(gw, "register", "romeo@localhost", "username=romeo")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+    def push_for(jid):
+        def pred(el):
+            item = el.find("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER))
+            return (local(el) == "iq" and el.get("type") == "set" and el.get("to") == "romeo@localhost"
+                    and item is not None and item.get("jid") == jid)
+        return pred
+    for legacy_id, (nick, _, _) in harness.CONTACTS.items():
+        push = conn.wait_for(push_for(contact_jid(legacy_id)), 20, "a v1 roster push for %s" % legacy_id)
+        assert sfrom(push) == COMPONENT, tostr(push)
+        item = push.find("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER))
+        assert (item.get("subscription"), item.get("name")) == ("both", nick), tostr(push)
+        assert [g.text for g in item.findall("{%s}group" % NS_ROSTER)] == ["slidge"], tostr(push)
+        conn.send("<iq type='result' from='romeo@localhost' to='%s' id='%s'/>" % (COMPONENT, push.get("id")))
+    assert not any(local(el) == "presence" and el.get("type") == "subscribe" and sfrom(el) in CONTACT_JIDS
+                   for el in conn.elements), "a subscription request despite the roster privilege"
+
+    # the user's message from the official app: forwarded as the user, in the v1 namespace
+    conn.send("<message from='romeo@localhost/raw' to='%s' type='chat' id='m1'>"
+              "<body>/carbon sent from my phone</body></message>" % ECHO)
+
+    def carbon(el):
+        p = el.find("{%s}privilege" % NS_PRIV1)
+        return local(el) == "message" and p is not None and p.find("{%s}forwarded" % NS_FORWARD) is not None
+    el = conn.wait_for(carbon, 20, "a privileged message in urn:xmpp:privilege:1")
+    assert (sfrom(el), el.get("to")) == (COMPONENT, "localhost"), tostr(el)
+    inner = el.find("{%s}privilege/{%s}forwarded/{%s}message" % (NS_PRIV1, NS_FORWARD, NS_CLIENT))
+    assert inner is not None, tostr(el)
+    assert (inner.get("from"), inner.get("to"), inner.get("type")) == ("romeo@localhost", ECHO, "chat"), tostr(el)
+    assert body(inner) == "sent from my phone", tostr(el)

@@ -9,6 +9,9 @@
  *                                 contact, at once (slidge_contact_received: a XEP-0184
  *                                 receipt and a XEP-0333 received marker)
  *   --demo-mark-all no|yes        MARK_ALL_MESSAGES (default no)
+ *   --demo-component-avatar PATH  the gateway's picture is this file
+ *                                 (component_avatar_path) instead of the built-in
+ *                                 8x8 PNG (COMPONENT_AVATAR)
  *
  * Echo's script commands:
  *   /old T                echo sends T dated one day ago (XEP-0203 delay)
@@ -90,8 +93,13 @@ demo_parity_init(struct slidge_module *m)
 		    v);
 		return -1;
 	}
-	m->component_avatar = component_png;
-	m->component_avatar_len = sizeof component_png;
+	v = slidge_option("demo-component-avatar");
+	if (*v != '\0') {
+		m->component_avatar_path = v;
+	} else {
+		m->component_avatar = component_png;
+		m->component_avatar_len = sizeof component_png;
+	}
 	return 0;
 }
 

@@ -9,7 +9,9 @@
 #define DEMO_PARITY_OPTIONS \
 	{ "demo-receipts", "auto", "delivery receipts: auto (the gateway's) or proper " \
 	    "(PROPER_RECEIPTS: the network confirms each message)" }, \
-	{ "demo-mark-all", "no", "MARK_ALL_MESSAGES: yes or no" },
+	{ "demo-mark-all", "no", "MARK_ALL_MESSAGES: yes or no" }, \
+	{ "demo-component-avatar", "", "a picture file for the gateway (component_avatar_path) " \
+	    "instead of the built-in one" },
 
 /* Read the options above into m. -1 (logged) on a bad value. */
 int demo_parity_init(struct slidge_module *m);
