@@ -471,6 +471,18 @@ void slidge_session_send_qr(struct slidge_session *s, const char *text);
 
 /* ---- the user's avatar, avatars from URLs (issue 4) --------------------------------- */
 /* SECTION-AVATAR: declarations go here. */
+/* The contact's avatar from a URL (LegacyContact.set_avatar with a URL): downloaded by
+ * the core (http or https, at most 8 MiB, to a port of --http-ports), then set as with
+ * slidge_contact_set_avatar. unique_id NULL: the URL is the unique id. An avatar with the
+ * unique id the contact has already (or is downloading) is not fetched again. -1 if the
+ * download cannot start (logged; nothing changes).
+ * The user's own avatar reaches the module through on_avatar (struct slidge_module):
+ * after login with the user's current avatar, then at each change, once per hash, only
+ * with the sync_avatar preference on; type is the MIME type the user's client declared
+ * (NULL if none), width and height 0 if it did not say. component_avatar_path is read
+ * once when the worker starts, before its sandbox. */
+int slidge_contact_set_avatar_url(struct slidge_contact *c, const char *url,
+    const char *unique_id);
 
 /* ---- the module ------------------------------------------------------------------- */
 

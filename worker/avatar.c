@@ -19,16 +19,23 @@
  * gateway fetch urn:xmpp:avatar:data from the user's bare JID, check its SHA-1 and give
  * it to on_avatar, only with the sync_avatar preference on, and only once per hash: the
  * last hash given is kept in the store (slidge's user.avatar_hash). An empty metadata
- * (the user removed the avatar) calls on_avatar with no data, if one had been given. */
+ * (the user removed the avatar) calls on_avatar with no data, if one had been given.
+ *
+ * A contact's avatar may also come from a URL (slidge_contact_set_avatar_url): it is
+ * downloaded (http.c, size-limited, into the state dir), then set like bytes; the
+ * unique id (default: the URL) keeps an unchanged avatar from being fetched again. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nettle/sha1.h>
 
 #include "log.h"
 #include "worker.h"
 #include "parity.h"
+#include "http.h"
 #include "xml.h"
 
 #define AVATAR_MAX (8u << 20)   /* larger avatars are refused (stanza limits anyway) */
@@ -37,6 +44,7 @@
 #define NS_AVATAR_META "urn:xmpp:avatar:metadata"
 #define NS_AVATAR_DATA "urn:xmpp:avatar:data"
 #define USER_HASH_KEY "avatar_hash"
+#define URL_TIMEOUT 60          /* seconds for one avatar download */
 
 void
 avatar_sha1(const void *data, size_t len, unsigned char out[20])
@@ -483,7 +491,8 @@ user_meta_answer(xmlNodePtr answer, void *arg)
 	    "urn:ietf:params:xml:ns:xmpp-stanzas") != NULL) {
 		user_metadata(NULL);   /* no avatar node: no avatar */
 	} else {
-		log_warn("could not read the user's avatar metadata");
+		/* A server without PEP (or refusing it to us): no avatar to sync. */
+		log_debug("the user's avatar metadata cannot be read");
 	}
 }
 
@@ -498,9 +507,141 @@ avatar_user_fetch(void)
 	iq_send(session->component_jid, session->user_jid, "get", q, user_meta_answer, NULL);
 }
 
+/* ---- avatars from URLs --------------------------------------------------------------- */
+
+struct url_fetch {
+	struct slidge_contact *c;
+	char *unique_id;
+	char path[PATH_MAX];
+	struct http_req *req;
+	struct url_fetch *next;
+};
+
+static struct url_fetch *url_fetches;
+static unsigned url_serial;
+
+static void
+url_fetch_free(struct url_fetch *f)
+{
+	struct url_fetch **fp;
+
+	for (fp = &url_fetches; *fp != NULL; fp = &(*fp)->next)
+		if (*fp == f) {
+			*fp = f->next;
+			break;
+		}
+	unlink(f->path);
+	free(f->unique_id);
+	free(f);
+}
+
+/* The downloaded file, bounded, into a new buffer (caller frees). NULL if unreadable. */
+static unsigned char *
+read_file(const char *path, size_t *len)
+{
+	FILE *fp;
+	unsigned char *data;
+	size_t n;
+
+	*len = 0;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	if ((data = malloc(AVATAR_MAX + 1)) != NULL) {
+		while ((n = fread(data + *len, 1, AVATAR_MAX + 1 - *len, fp)) > 0 &&
+		    *len + n <= AVATAR_MAX)
+			*len += n;
+		if (ferror(fp) || n > 0) {
+			free(data);
+			data = NULL;
+		}
+	}
+	fclose(fp);
+	return data;
+}
+
+static void
+url_done(void *arg, const struct http_result *res)
+{
+	struct url_fetch *f = arg;
+	struct avatar *a = NULL;
+	unsigned char *data;
+	size_t len;
+
+	if (res->error != NULL) {
+		log_warn("%s: cannot download the avatar: %s", f->c->jid, res->error);
+	} else if ((data = read_file(f->path, &len)) == NULL || len == 0) {
+		log_warn("%s: cannot read the downloaded avatar", f->c->jid);
+		free(data);
+	} else {
+		if ((a = avatar_new(data, len, f->unique_id)) != NULL)
+			avatar_contact_set(f->c, a);
+		free(data);
+	}
+	url_fetch_free(f);
+}
+
+/* LegacyContact.set_avatar with a URL (declared in legacy.h, SECTION-AVATAR). */
+int
+slidge_contact_set_avatar_url(struct slidge_contact *c, const char *url,
+    const char *unique_id)
+{
+	struct http_opts o = { 0 };
+	struct url_fetch *f, *old;
+	const char *err = NULL;
+
+	if (c == NULL || c->s != session || url == NULL || *url == '\0') {
+		log_warn("slidge_contact_set_avatar_url: no such contact, or no URL");
+		return -1;
+	}
+	if (unique_id == NULL || *unique_id == '\0')
+		unique_id = url;
+	if (c->avatar != NULL && strcmp(c->avatar->unique_id, unique_id) == 0)
+		return 0;   /* slidge: the avatar the contact has is not fetched again */
+	/* A newer avatar replaces one still downloading. */
+	for (old = url_fetches; old != NULL; old = old->next)
+		if (old->c == c)
+			break;
+	if (old != NULL) {
+		if (strcmp(old->unique_id, unique_id) == 0)
+			return 0;
+		http_cancel(old->req);
+		url_fetch_free(old);
+	}
+	if ((f = calloc(1, sizeof *f)) == NULL || (f->unique_id = strdup(unique_id)) == NULL) {
+		free(f);
+		log_error("out of memory fetching an avatar");
+		return -1;
+	}
+	f->c = c;
+	if ((size_t)snprintf(f->path, sizeof f->path, "%s/avatar-%u.tmp", worker.state_dir,
+	    ++url_serial) >= sizeof f->path) {
+		free(f->unique_id);
+		free(f);
+		return -1;
+	}
+	o.url = url;
+	o.download_path = f->path;
+	o.max_size = AVATAR_MAX;
+	o.timeout = URL_TIMEOUT;
+	f->next = url_fetches;
+	url_fetches = f;
+	if (http_start(&o, url_done, f, &f->req, &err) < 0) {
+		log_warn("%s: cannot download the avatar: %s", c->jid, err ? err : "?");
+		url_fetch_free(f);
+		return -1;
+	}
+	return 0;
+}
+
 void
 avatar_free_all(void)
 {
+	struct url_fetch *f;
+
+	while ((f = url_fetches) != NULL) {
+		http_cancel(f->req);
+		url_fetch_free(f);
+	}
 	avatar_free(component);
 	component = NULL;
 	user_fetching[0] = '\0';

@@ -558,3 +558,86 @@ def test_privilege_v1(raw_gateways, fake_server):
     assert inner is not None, tostr(el)
     assert (inner.get("from"), inner.get("to"), inner.get("type")) == ("romeo@localhost", ECHO, "chat"), tostr(el)
     assert body(inner) == "sent from my phone", tostr(el)
+
+
+# ---------------------------------------------------------------------------------------
+# a contact's avatar from a URL (LegacyContact.set_avatar with a URL), downloaded by the
+# worker through --http-ports
+
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+
+class PictureServer:
+    """A loopback HTTP server serving one picture at /a.png; counts the GETs."""
+
+    def __init__(self, picture):
+        outer = self
+        self.gets = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.gets += 1
+                if self.path != "/a.png":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(picture)))
+                self.end_headers()
+                self.wfile.write(picture)
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def picture_server():
+    s = PictureServer(png(9, 4, 5))
+    yield s
+    s.close()
+
+
+def test_contact_avatar_from_a_url(gateways, clients, picture_server):
+    # the picture server's port, added to those the test Prosody's upload service needs
+    args = list(getattr(gateways.prosody, "upload_args", lambda: [])())
+    if "--http-ports" in args:
+        i = args.index("--http-ports") + 1
+        args[i] += ",%d" % picture_server.port
+    else:
+        args += ["--upload-service", "upload.invalid", "--http-ports", str(picture_server.port)]
+    gateways.start(args=args)
+    c = clients.new("avurl")
+    start = register(c, "romeo")
+    harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
+    c.pump(0.5)
+    picture = png(9, 4, 5)
+    sha1 = hashlib.sha1(picture).hexdigest()
+    url = "http://127.0.0.1:%d/a.png" % picture_server.port
+
+    mark = c.mark()
+    c.send_message(ECHO, "/avatar-url " + url)
+    p = c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == ECHO_FULL
+                   and el.findtext("{%s}x/{%s}photo" % (NS_VCARD_UPDATE, NS_VCARD_UPDATE)) == sha1,
+                   20, since=mark, what="echo's presence with the downloaded picture's hash")
+    r = c.send_iq(ECHO, "get", "<vCard xmlns='vcard-temp'/>")
+    assert base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL")) == picture
+    assert picture_server.gets == 1
+    # the same URL again (the same unique id): not downloaded again
+    mark = c.mark()
+    c.send_message(ECHO, "/avatar-url " + url)
+    harness.echo_roundtrip(c, "no refetch")
+    c.pump(0.5)
+    assert picture_server.gets == 1
+    # a URL that fails: logged, nothing changes
+    c.send_message(ECHO, "/avatar-url http://127.0.0.1:%d/missing.png" % picture_server.port)
+    harness.echo_roundtrip(c, "still there")
+    r = c.send_iq(ECHO, "get", "<vCard xmlns='vcard-temp'/>")
+    assert base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL")) == picture

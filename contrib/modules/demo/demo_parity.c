@@ -28,6 +28,8 @@
  *   /hints LIST T         echo sends T with exactly the hints in LIST, comma-separated
  *                         among markable, store, no-store, no-copy, no-permanent-store,
  *                         or "none"
+ *   /avatar-url URL       echo's avatar is the picture at URL (fetched by the gateway;
+ *                         the URL is its unique id)
  *   /displayed            echo says "displayed: ID ID ..." with the legacy ids on_displayed
  *                         got since the last /displayed, in order ("displayed: none")
  *
@@ -298,6 +300,9 @@ demo_parity_script(struct slidge_session *s, struct slidge_contact *echo, const 
 		script_what_preview(echo, opts);
 	} else if (IS("/hints")) {
 		script_hints(echo, args);
+	} else if (IS("/avatar-url")) {
+		if (*args == '\0' || slidge_contact_set_avatar_url(echo, args, NULL) < 0)
+			say(echo, "usage: /avatar-url http(s)://...", NULL);
 	} else if (IS("/displayed")) {
 		snprintf(line, sizeof line, "displayed: %s", displayed[0] ? displayed : "none");
 		displayed[0] = '\0';
