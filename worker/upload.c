@@ -136,11 +136,23 @@ service_jid(void)
 	return dot != NULL && dot[1] != '\0' ? dot + 1 : worker.component_jid;
 }
 
+/* --upload-requester, else the component. The gateway can only speak from JIDs of its
+ * own domain (slidged refuses anything else): another requester is ignored, once
+ * logged. */
 static const char *
 requester_jid(void)
 {
-	return opt.requester != NULL && *opt.requester != '\0' ? opt.requester :
-	    worker.component_jid;
+	static int warned;
+	struct jid j;
+
+	if (opt.requester == NULL || *opt.requester == '\0')
+		return worker.component_jid;
+	if (jid_parse(opt.requester, &j) == 0 && strcmp(j.domain, worker.component_jid) == 0)
+		return opt.requester;
+	if (!warned++)
+		log_warn("upload: --upload-requester %s is outside the component's domain: "
+		    "requesting slots as %s", opt.requester, worker.component_jid);
+	return worker.component_jid;
 }
 
 const char *

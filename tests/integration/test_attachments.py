@@ -264,3 +264,73 @@ def test_no_upload_path(gateways, clients, testdir):
     _m2, url2 = pixel_from_echo(c, mark)
     assert url2 == url
     assert len(os.listdir(os.path.join(d, "demo-pixel"))) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# send_files, legacy URLs, the gateway's own files, failures
+
+def test_send_files_in_order(gateway, clients):
+    c = user(clients, "att-files")
+    start = c.mark()
+    c.send_message(ECHO, "/files")
+    text = c.wait_for(echo_text("two pixels"), 30, since=start)
+    files = [el for el in c.received[start:] if file_message(el)]
+    assert len(files) == 2, harness.dump(c.received[start:])
+    names = [child(child(child(f, NS_REFERENCE, "reference"), NS_SIMS, "media-sharing"),
+                   NS_JINGLE_FILE, "file") for f in files]
+    assert [child(n, NS_JINGLE_FILE, "name").text for n in names] == ["red.png", "blue.png"]
+    assert c.received.index(files[1]) < c.received.index(text)
+    for f in files:
+        assert fetch(body(f)) == PIXEL
+
+
+def test_file_from_legacy_url(gateway, clients, prosody):
+    c = user(clients, "att-lurl")
+    data = os.urandom(2000)
+    url = upload_as_user(c, prosody, "legacy.dat", data, "application/octet-stream")
+    start = c.mark()
+    c.send_message(ECHO, "/file-url " + url)
+    m, back = pixel_from_echo(c, start)
+    assert back != url, "a legacy URL is uploaded again (--use-attachment-original-urls is off)"
+    assert fetch(back) == data
+    check_metadata(m, back, "legacy.dat", data, "application/octet-stream", "from a URL")
+    c.wait_for(echo_text("from a URL"), 15, since=start)
+
+
+def test_original_urls(gateways, clients, prosody):
+    gateways.start(args=["--use-attachment-original-urls"])
+    c = user(clients, "att-orig")
+    url = upload_as_user(c, prosody, "orig.txt", b"original", "text/plain")
+    start = c.mark()
+    c.send_message(ECHO, "/file-url " + url)
+    m, back = pixel_from_echo(c, start)
+    assert back == url, tostr(m)
+
+
+def test_gateway_file(gateway, clients):
+    c = user(clients, "att-gw")
+    start = c.mark()
+    c.send_message(ECHO, "/gateway-file")
+    m = c.wait_for(lambda el: local(el) == "message" and sfrom(el) == harness.COMPONENT
+                   and child(el, NS_OOB, "x") is not None, 30, since=start,
+                   what="a file from the gateway")
+    check_metadata(m, body(m), "pixel.png", PIXEL, "image/png", "a pixel from the gateway")
+    assert fetch(body(m)) == PIXEL
+    c.wait_for(lambda el: local(el) == "message" and sfrom(el) == harness.COMPONENT
+               and body(el) == "a pixel from the gateway", 15, since=start)
+
+
+def test_upload_failure_is_never_silent(gateways, clients):
+    gw = gateways.start(args=["--upload-service", "nowhere.localhost"])
+    c = user(clients, "att-fail")
+    start = c.mark()
+    c.send_message(ECHO, "/file")
+    c.send_message(ECHO, "after the failure")
+    note = c.wait_for(lambda el: local(el) == "message" and sfrom(el) == ECHO_FULL
+                      and "something went wrong" in (body(el) or ""), 30, since=start,
+                      what="the failure note")
+    assert child(note, NS_OOB, "x") is None, tostr(note)
+    cap = c.wait_for(echo_text("a pixel"), 15, since=start)
+    after = c.wait_for(echo_text("echo: after the failure"), 15, since=start)
+    assert c.received.index(note) < c.received.index(cap) < c.received.index(after)
+    assert "could not be sent" in gw.log_text()

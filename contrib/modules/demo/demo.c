@@ -508,10 +508,8 @@ script(struct slidge_session *s, struct slidge_contact *echo, const char *text)
 		script_messaging(s, echo, text, len, args);
 	} else if (IS("/input")) {
 		demo_input_script(s, echo);
-	} else if (IS("/file")) {
-		demo_files_script(s, echo);
-	} else if (IS("/input")) {
-		demo_input_script(s, echo);
+	} else if (demo_files_script(s, echo, text, len, args) == 0) {
+		/* /file, /files, /file-url, /gateway-file: done (demo_files.c) */
 	} else if (IS("/gateway-message") && *args != '\0') {
 		slidge_session_send_gateway_message(s, args);
 	} else if (IS("/crash")) {

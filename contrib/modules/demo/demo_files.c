@@ -2,6 +2,8 @@
  *
  * /file makes echo send pixel.png, a 1x1 PNG, with the caption "a pixel"; its legacy
  * file id is always "demo-pixel", so the core uploads it once and reuses the URL after.
+ * /files, /file-url and /gateway-file exercise send_files, legacy URLs and the gateway's
+ * own files (demo_files.h).
  * A file the user sends to echo comes back with the caption "echo: <file name>"; to
  * anyone else it is just accepted. */
 #include <stdio.h>
@@ -18,19 +20,46 @@ static const unsigned char pixel_png[] = {
 	0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
-void
-demo_files_script(struct slidge_session *s, struct slidge_contact *echo)
+static void
+pixel(struct slidge_attachment *a, const char *name)
 {
-	struct slidge_attachment a = { 0 };
+	memset(a, 0, sizeof *a);
+	a->data = pixel_png;
+	a->len = sizeof pixel_png;
+	a->name = name;
+	a->content_type = "image/png";
+}
 
-	(void)s;
-	a.data = pixel_png;
-	a.len = sizeof pixel_png;
-	a.name = "pixel.png";
-	a.content_type = "image/png";
-	a.legacy_file_id = "demo-pixel";
-	a.caption = "a pixel";
-	slidge_contact_send_file(echo, &a, NULL, NULL);
+int
+demo_files_script(struct slidge_session *s, struct slidge_contact *echo, const char *word,
+    size_t len, const char *args)
+{
+	struct slidge_attachment a, two[2];
+
+#define IS(w) (len == strlen(w) && strncmp(word, w, len) == 0)
+	if (IS("/file")) {
+		pixel(&a, "pixel.png");
+		a.legacy_file_id = "demo-pixel";
+		a.caption = "a pixel";
+		slidge_contact_send_file(echo, &a, NULL, NULL);
+	} else if (IS("/files")) {
+		pixel(&two[0], "red.png");
+		pixel(&two[1], "blue.png");
+		slidge_contact_send_files(echo, two, 2, NULL, "two pixels", 0, NULL);
+	} else if (IS("/file-url") && *args != '\0') {
+		memset(&a, 0, sizeof a);
+		a.url = args;
+		a.caption = "from a URL";
+		slidge_contact_send_file(echo, &a, NULL, NULL);
+	} else if (IS("/gateway-file")) {
+		pixel(&a, "pixel.png");
+		a.caption = "a pixel from the gateway";
+		slidge_session_send_gateway_file(s, &a);
+	} else {
+		return -1;
+	}
+#undef IS
+	return 0;
 }
 
 void
