@@ -135,6 +135,25 @@ sniff(struct avatar *a)
 	}
 }
 
+/* slidge serves avatars of at most AVATAR_SIZE pixels a side: a larger PNG is
+ * downscaled (its hash is that of the new bytes; the unique id stays the module's). */
+static void
+fit(struct avatar *a)
+{
+	unsigned char *out;
+	size_t len;
+
+	if (strcmp(a->type, "image/png") != 0 ||
+	    (a->width <= AVATAR_SIZE && a->height <= AVATAR_SIZE) ||
+	    image_png_fit(a->data, a->len, AVATAR_SIZE, &out, &len) <= 0)
+		return;
+	free(a->data);
+	a->data = out;
+	a->len = len;
+	avatar_sha1_hex(out, len, a->sha1);
+	sniff(a);
+}
+
 struct avatar *
 avatar_new(const void *data, size_t len, const char *unique_id)
 {
@@ -158,6 +177,7 @@ avatar_new(const void *data, size_t len, const char *unique_id)
 	    unique_id : a->sha1)) == NULL)
 		goto fail;
 	sniff(a);
+	fit(a);
 	return a;
 fail:
 	avatar_free(a);
@@ -295,12 +315,16 @@ last_hash(char out[41])
 	}
 }
 
+/* h: a SHA-1 hex (40 characters) or "" (none). */
 static void
 set_last_hash(const char *h)
 {
-	snprintf(mem_hash, sizeof mem_hash, "%s", h);
+	size_t n = strnlen(h, sizeof mem_hash - 1);
+
+	memcpy(mem_hash, h, n);
+	mem_hash[n] = '\0';
 	mem_hash_set = 1;
-	store_kv_put(KV_USER, USER_HASH_KEY, h, strlen(h));
+	store_kv_put(KV_USER, USER_HASH_KEY, mem_hash, n);
 }
 
 /* Decode base64 (whitespace allowed) into a new buffer (caller frees). NULL if it is

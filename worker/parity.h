@@ -30,6 +30,16 @@ void contact_cache_save(struct slidge_contact *c, int avatar);
  * cache if the contact is a cached friend. 1 if answered, 0 if the probe must wait. */
 int contact_cache_probe(const char *local);
 
+/* ---- image.c: avatar pictures ------------------------------------------------------- */
+
+#define AVATAR_SIZE 200         /* slidge's --avatar-size: the longest side served */
+
+/* A PNG with a side longer than max_side, downscaled to fit and re-encoded: 1 with the
+ * new PNG in *out (caller frees) and *outlen; 0 if there is nothing to do (it fits, or
+ * it is not a PNG); -1 if the PNG does not decode (or is too large to decode). */
+int image_png_fit(const unsigned char *in, size_t len, unsigned max_side,
+    unsigned char **out, size_t *outlen);
+
 /* ---- disco.c: the gateway's presence ------------------------------------------------ */
 
 /* A presence from the gateway (p->from) with, when available, its XEP-0115 caps (which

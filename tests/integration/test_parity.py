@@ -569,16 +569,17 @@ import threading  # noqa: E402
 
 
 class PictureServer:
-    """A loopback HTTP server serving one picture at /a.png; counts the GETs."""
+    """A loopback HTTP server serving pictures ({path: bytes}); counts the GETs."""
 
-    def __init__(self, picture):
+    def __init__(self, pictures):
         outer = self
         self.gets = 0
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.gets += 1
-                if self.path != "/a.png":
+                picture = pictures.get(self.path)
+                if picture is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
@@ -600,7 +601,7 @@ class PictureServer:
 
 @pytest.fixture
 def picture_server():
-    s = PictureServer(png(9, 4, 5))
+    s = PictureServer({"/a.png": png(9, 4, 5), "/big.png": png(300, 150, 6)})
     yield s
     s.close()
 
@@ -641,3 +642,28 @@ def test_contact_avatar_from_a_url(gateways, clients, picture_server):
     harness.echo_roundtrip(c, "still there")
     r = c.send_iq(ECHO, "get", "<vCard xmlns='vcard-temp'/>")
     assert base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL")) == picture
+
+    # slidge serves avatars of at most AVATAR_SIZE (200) pixels a side: a larger PNG is
+    # downscaled, and its hash is that of what is served
+    mark = c.mark()
+    c.send_message(ECHO, "/avatar-url http://127.0.0.1:%d/big.png" % picture_server.port)
+    ev = c.wait_for(lambda el: local(el) == "message" and sfrom(el) == ECHO and
+                    el.find("{http://jabber.org/protocol/pubsub#event}event") is not None, 20, since=mark,
+                    what="echo's avatar event")
+    r = c.send_iq(ECHO, "get", "<vCard xmlns='vcard-temp'/>")
+    served = base64.b64decode(r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL"))
+    assert struct.unpack(">II", served[16:24]) == (200, 100), struct.unpack(">II", served[16:24])
+    zlib.decompress(b"".join(served[i + 8:i + 8 + n] for i, n in chunks(served) if served[i + 4:i + 8] == b"IDAT"))
+    info = ev.find(".//{%s}info" % NS_AVATAR_META)
+    assert info.get("id") == hashlib.sha1(served).hexdigest(), tostr(ev)
+    assert (info.get("width"), info.get("height")) == ("200", "100"), tostr(ev)
+
+
+def chunks(data):
+    """(offset, length) of each chunk of a PNG."""
+    i, out = 8, []
+    while i < len(data):
+        n, = struct.unpack(">I", data[i:i + 4])
+        out.append((i, n))
+        i += 12 + n
+    return out
