@@ -314,7 +314,6 @@ qr_register_show(uint64_t id, const char *user_jid, const char *text)
 {
 	struct shown_ctx *c;
 
-	snprintf(reg_user, sizeof reg_user, "%s", user_jid);
 	if (text == NULL || *text == '\0' || strlen(text) > QR_TEXT_MAX) {
 		send_shown(id, SLIDGE_INTERNAL_SERVER_ERROR,
 		    "The legacy module gave no usable text for the QR code", "", "");
