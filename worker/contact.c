@@ -25,7 +25,11 @@
 
 #define CONTACT_BUCKETS 1024
 #define CACHE_VERSION 1
-#define CACHE_HEAD 11          /* version, flags, presence kind, last seen (8 bytes) */
+/* A cached contact (KV_CONTACT, key: its local part): three bytes (CACHE_VERSION,
+ * CACHED_* flags, enum presence_kind), then five NUL-terminated strings, "" for none:
+ * last seen (decimal unix time), name, status, the name its roster entry has, its
+ * avatar's unique id (the bytes are the KV_AVATAR record). */
+#define CACHE_HEAD 3
 enum { CACHED_FRIEND = 1, CACHED_IN_ROSTER = 2, CACHED_SUBSCRIBE_SENT = 4 };
 
 struct contact_table {
@@ -105,30 +109,8 @@ lookup_local(struct slidge_session *s, const char *local)
 
 /* ---- the contact cache ------------------------------------------------------------- */
 
-static void
-put_i64(unsigned char *p, int64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)((uint64_t)v & 0xff);
-		v = (int64_t)((uint64_t)v >> 8);
-	}
-}
-
-static int64_t
-get_i64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
-}
-
-/* The next NUL-terminated string of a record at *p (before end), advancing *p; NULL if
- * the record is cut. An empty string is returned as NULL in *out. */
+/* The next NUL-terminated string of a record at *p (before end) into *out (NULL if
+ * empty), advancing *p. -1 if the record is cut. */
 static int
 rec_str(const char **p, const char *end, const char **out)
 {
@@ -153,7 +135,7 @@ dup_or_null(char **dst, const char *src)
 static void
 cache_load(struct slidge_contact *c)
 {
-	const char *p, *end, *name, *status, *rname, *auid;
+	const char *p, *end, *seen, *name, *status, *rname, *auid;
 	const unsigned char *h;
 	void *rec, *data;
 	size_t n, dlen;
@@ -164,7 +146,7 @@ cache_load(struct slidge_contact *c)
 	p = (const char *)rec + CACHE_HEAD;
 	end = (const char *)rec + n;
 	if (n < CACHE_HEAD || h[0] != CACHE_VERSION || h[2] > PRES_OFFLINE ||
-	    rec_str(&p, end, &name) < 0 || rec_str(&p, end, &status) < 0 ||
+	    rec_str(&p, end, &seen) < 0 || rec_str(&p, end, &name) < 0 || rec_str(&p, end, &status) < 0 ||
 	    rec_str(&p, end, &rname) < 0 || rec_str(&p, end, &auid) < 0) {
 		log_warn("%s: ignoring a cached record that does not parse", c->jid);
 		free(rec);
@@ -174,7 +156,7 @@ cache_load(struct slidge_contact *c)
 	c->added_to_roster = (h[1] & CACHED_IN_ROSTER) != 0;
 	c->subscribe_sent = (h[1] & CACHED_SUBSCRIBE_SENT) != 0;
 	c->pres = (enum presence_kind)h[2];
-	c->pres_last_seen = (time_t)get_i64(h + 3);
+	c->pres_last_seen = seen != NULL ? (time_t)strtoll(seen, NULL, 10) : 0;
 	if (dup_or_null(&c->name, name) < 0 || dup_or_null(&c->pres_status, status) < 0 ||
 	    dup_or_null(&c->roster_name, rname) < 0)
 		log_error("out of memory loading a cached contact");
@@ -202,7 +184,8 @@ contact_cache_save(struct slidge_contact *c, int avatar)
 {
 	struct buf b = BUF_INIT;
 	unsigned char head[CACHE_HEAD];
-	const char *strs[4];
+	char seen[24];
+	const char *strs[5];
 	size_t i;
 
 	if (c->updating_info)
@@ -212,14 +195,15 @@ contact_cache_save(struct slidge_contact *c, int avatar)
 	    (c->added_to_roster ? CACHED_IN_ROSTER : 0) |
 	    (c->subscribe_sent ? CACHED_SUBSCRIBE_SENT : 0);
 	head[2] = (unsigned char)c->pres;
-	put_i64(head + 3, (int64_t)c->pres_last_seen);
-	strs[0] = c->name;
-	strs[1] = c->pres_status;
-	strs[2] = c->roster_name;
-	strs[3] = c->avatar != NULL ? c->avatar->unique_id : NULL;
+	snprintf(seen, sizeof seen, "%lld", (long long)c->pres_last_seen);
+	strs[0] = c->pres_last_seen != 0 ? seen : NULL;
+	strs[1] = c->name;
+	strs[2] = c->pres_status;
+	strs[3] = c->roster_name;
+	strs[4] = c->avatar != NULL ? c->avatar->unique_id : NULL;
 	if (buf_append(&b, head, sizeof head) < 0)
 		goto oom;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if ((strs[i] != NULL && buf_puts(&b, strs[i]) < 0) || buf_append(&b, "", 1) < 0)
 			goto oom;
 	/* The bytes first: a record never names an avatar the store lacks. */

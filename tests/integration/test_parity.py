@@ -16,37 +16,16 @@ import harness
 from harness import (COMPONENT, NS_RECEIPTS, body, child, contact_jid, local, register, sfrom,
                      tostr)
 
-ECHO = contact_jid("echo")
-ECHO_FULL = ECHO + "/slidge"
+# echo's helpers and a Prosody with mod_privilege (the fixture), from the messaging tests
+from test_messages import (ECHO, ECHO_FULL, NS_HINTS, NS_MARKERS, NS_OGP, NS_RDF,  # noqa: F401
+                           echo_body, from_echo, privileged, user)
+from test_messages import send as send_to
+
 NS_DELAY = "urn:xmpp:delay"
-NS_HINTS = "urn:xmpp:hints"
-NS_MARKERS = "urn:xmpp:chat-markers:0"
-NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-NS_OGP = "https://ogp.me/ns#"
-NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
-
-
-def from_echo(el):
-    return local(el) == "message" and sfrom(el) == ECHO_FULL
-
-
-def echo_body(text):
-    def pred(el):
-        return from_echo(el) and body(el) == text
-    pred.__doc__ = "a message %r from %s" % (text, ECHO_FULL)
-    return pred
-
-
-def user(clients, prefix, username="romeo"):
-    c = clients.new(prefix)
-    register(c, username)
-    return c
 
 
 def say(c, inner, mid=None):
-    mid = mid or c.new_id()
-    c.send("<message to='%s' type='chat' id='%s'>%s</message>" % (ECHO, mid, inner))
-    return mid
+    return send_to(c, ECHO, inner, mid)
 
 
 def ask(c, text, extra="", timeout=15, what=None):
@@ -214,8 +193,6 @@ def test_proper_receipts(gateways, clients):
 
 # ---------------------------------------------------------------------------------------
 # the contact cache across worker restarts (issue 4 "The per-user store")
-
-from test_messages import privileged  # noqa: E402,F401  (a Prosody with mod_privilege)
 
 NS_ROSTER = "jabber:iq:roster"
 CONTACT_JIDS = [contact_jid(x) for x in harness.CONTACTS]
@@ -625,7 +602,7 @@ def test_contact_avatar_from_a_url(gateways, clients, picture_server):
 
     mark = c.mark()
     c.send_message(ECHO, "/avatar-url " + url)
-    p = c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == ECHO_FULL
+    c.wait_for(lambda el: local(el) == "presence" and sfrom(el) == ECHO_FULL
                    and el.findtext("{%s}x/{%s}photo" % (NS_VCARD_UPDATE, NS_VCARD_UPDATE)) == sha1,
                    20, since=mark, what="echo's presence with the downloaded picture's hash")
     r = c.send_iq(ECHO, "get", "<vCard xmlns='vcard-temp'/>")
