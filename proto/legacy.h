@@ -361,6 +361,17 @@ struct slidge_file {
 	uint64_t size;                /* bytes */
 };
 
+/* A sticker the user sent, for on_sticker (slidge's Sticker): XEP-0231 Bits of Binary
+ * data, fetched from the user's client once and cached by the core. */
+struct slidge_sticker {
+	const char *path;             /* the cached file, valid during the call only */
+	const char *content_type;     /* MIME type given with the data */
+	const char *cid;              /* its content id, "algo+hash@bob.xmpp.org" */
+	const char *hash_algo;        /* "sha1", "sha-256" or "sha-512" */
+	const char *hash;             /* hex digest of the data (checked) */
+	uint64_t size;                /* bytes */
+};
+
 /* ---- commands (issue 5: Command / Form / Confirmation / TableResult, input()) ------ */
 /* SECTION-COMMANDS: declarations go here. */
 

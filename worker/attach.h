@@ -20,6 +20,17 @@ int attach_hold(const char *xml, size_t len);
  * on_file with r (opts copied); a failed download completes r with an error. */
 void attach_on_file(struct slidge_contact *c, const char *url,
     const struct slidge_text_opts *opts, struct slidge_reply *r);
+/* attach_bob.c: stickers (XEP-0231). The cid of a sticker in msg's XHTML-IM body (one
+ * paragraph holding only one <img src='cid:...'>), or NULL; it belongs to msg. */
+const char *attach_sticker_cid(xmlNodePtr msg);
+/* The user (full JID from) sent the sticker cid to c in msg: its data from the cache,
+ * from msg, or asked from the user's client; then on_sticker with r (opts copied); a
+ * failure completes r with an error. */
+void attach_on_sticker(struct slidge_contact *c, const char *from, const char *cid,
+    xmlNodePtr msg, const struct slidge_text_opts *opts, struct slidge_reply *r);
+/* An iq with <data xmlns='urn:xmpp:bob'/>: the data of a cid we hold, else
+ * item-not-found. */
+enum inbound_result attach_bob_iq(struct inbound *in, xmlNodePtr q);
 /* The worker exits: cancel transfers, send what was kept back, free everything. */
 void attach_free_all(void);
 

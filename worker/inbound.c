@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "worker.h"
+#include "attach.h"
 #include "parity.h"
 #include "xml.h"
 
@@ -130,6 +131,8 @@ iq_from_user(struct inbound *in)
 		return search_iq(in, q);
 	if (strcmp(xml_ns(q), "http://jabber.org/protocol/commands") == 0)
 		return cmd_adhoc_iq(in, q);
+	if (strcmp(xml_ns(q), "urn:xmpp:bob") == 0)
+		return attach_bob_iq(in, q);   /* stickers we hold (attach_bob.c) */
 	log_debug("no handler for an iq %s {%s}%s", in->type, xml_ns(q), (const char *)q->name);
 	stanza_error("iq", in->to, in->from, in->id, SLIDGE_SERVICE_UNAVAILABLE, NULL);
 	return INBOUND_DONE;

@@ -81,6 +81,7 @@ struct parsed {
 	struct slidge_link_preview previews[PREVIEWS_MAX];
 	size_t n_previews;
 	char *oob_url;            /* XEP-0066: a file for on_file (attach.c), or NULL */
+	const char *sticker_cid;  /* XEP-0231: a sticker for on_sticker (attach_bob.c) */
 };
 
 static void
@@ -361,8 +362,10 @@ do_text(struct parsed *p, const char *text_override)
 	struct jid j;
 
 	int file = p->oob_url != NULL && module->on_file != NULL && text_override == NULL;
+	int sticker = !file && p->sticker_cid != NULL && module->on_sticker != NULL &&
+	    text_override == NULL;
 
-	if (module->on_text == NULL && !file)
+	if (module->on_text == NULL && !file && !sticker)
 		return not_implemented(in);
 	fill_text_opts(p, &opts);
 	reply = text_override ? NULL : xml_child(in->root, "reply", NS_REPLY);
@@ -402,6 +405,8 @@ do_text(struct parsed *p, const char *text_override)
 	/* A file: downloaded first, then on_file gets r (ids, receipt and ack as text). */
 	if (file)
 		attach_on_file(p->c, p->oob_url, &opts, r);
+	else if (sticker)
+		attach_on_sticker(p->c, in->from, p->sticker_cid, in->root, &opts, r);
 	else
 		module->on_text(session, p->c, text_override ? text_override : text ? text :
 		    p->body, &opts, r);
@@ -776,6 +781,17 @@ message_to_contact(struct inbound *in)
 	    *p.oob_url == '\0') {
 		free(p.oob_url);
 		p.oob_url = NULL;
+	}
+	/* XEP-0231 stickers (slidge: after OOB files, before text). */
+	if (p.oob_url == NULL && module->on_sticker != NULL &&
+	    (p.sticker_cid = attach_sticker_cid(in->root)) != NULL &&
+	    (p.body == NULL || *p.body == '\0')) {
+		free(p.body);
+		if ((p.body = strdup(p.sticker_cid)) == NULL) {
+			stanza_error("message", in->to, in->from, in->id,
+			    SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory");
+			goto done;
+		}
 	}
 	if (p.oob_url != NULL && (p.body == NULL || *p.body == '\0')) {
 		free(p.body);

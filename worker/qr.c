@@ -28,29 +28,11 @@
 
 /* ---- rendering ----------------------------------------------------------------------- */
 
-struct membuf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
 static void
 png_write_mem(png_structp png, png_bytep data, png_size_t n)
 {
-	struct membuf *m = png_get_io_ptr(png);
-	unsigned char *np;
-	size_t cap;
-
-	if (m->len + n > m->cap) {
-		cap = m->cap ? m->cap : 4096;
-		while (cap < m->len + n)
-			cap *= 2;
-		if ((np = realloc(m->p, cap)) == NULL)
-			png_error(png, "out of memory");
-		m->p = np;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->len, data, n);
-	m->len += n;
+	if (buf_append(png_get_io_ptr(png), data, n) < 0)
+		png_error(png, "out of memory");
 }
 
 static void
@@ -94,7 +76,7 @@ qr_row(const QRcode *q, unsigned y, unsigned char *row, size_t rowbytes)
 
 /* Write q as a PNG into m. -1 on failure (m may hold a partial image: caller frees). */
 static int
-qr_write_png(const QRcode *q, struct membuf *m, unsigned char *row, size_t rowbytes)
+qr_write_png(const QRcode *q, struct buf *m, unsigned char *row, size_t rowbytes)
 {
 	png_structp png;
 	png_infop info = NULL;
@@ -129,7 +111,7 @@ int
 qr_png(const char *text, unsigned char **png, size_t *len)
 {
 	QRcode *q;
-	struct membuf m = { 0 };
+	struct buf m = BUF_INIT;
 	unsigned char *row;
 	size_t rowbytes;
 	int rc;
@@ -153,11 +135,14 @@ qr_png(const char *text, unsigned char **png, size_t *len)
 	free(row);
 	QRcode_free(q);
 	if (rc < 0) {
-		free(m.p);
+		buf_free(&m, 0);
 		return -1;
 	}
-	*png = m.p;
 	*len = m.len;
+	if ((*png = (unsigned char *)buf_steal(&m)) == NULL) {
+		buf_free(&m, 0);
+		return -1;
+	}
 	return 0;
 }
 

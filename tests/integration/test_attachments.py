@@ -334,3 +334,77 @@ def test_upload_failure_is_never_silent(gateways, clients):
     after = c.wait_for(echo_text("echo: after the failure"), 15, since=start)
     assert c.received.index(note) < c.received.index(cap) < c.received.index(after)
     assert "could not be sent" in gw.log_text()
+
+
+# ---------------------------------------------------------------------------------------
+# stickers (XEP-0231 Bits of Binary)
+
+NS_BOB = "urn:xmpp:bob"
+NS_XHTML_IM = "http://jabber.org/protocol/xhtml-im"
+NS_XHTML = "http://www.w3.org/1999/xhtml"
+
+
+def sticker_xml(cid, inline=None):
+    x = ("<body>sticker</body><html xmlns='%s'><body xmlns='%s'><p><img src='cid:%s' alt='s'/>"
+         "</p></body></html>" % (NS_XHTML_IM, NS_XHTML, cid))
+    if inline is not None:
+        x += "<data xmlns='%s' cid='%s' type='image/png'>%s</data>" % (
+            NS_BOB, cid, base64.b64encode(inline).decode())
+    return x
+
+
+def bob_get(c, cid):
+    return c.send_iq(harness.COMPONENT, "get", "<data xmlns='%s' cid=%s/>" % (NS_BOB, quoteattr(cid)))
+
+
+def test_sticker_fetched_from_client(gateway, clients):
+    c = user(clients, "att-bob")
+    c.xmpp.register_plugin("xep_0231")
+    cid = c.run(c.xmpp["xep_0231"].set_bob(PIXEL, "image/png"), 10)
+    start = c.mark()
+    mid = c.new_id()
+    c.send("<message to=%s type='chat' id=%s>%s</message>" % (quoteattr(ECHO), quoteattr(mid),
+                                                             sticker_xml(cid)))
+    # the gateway asks the client for the data (slixmpp's xep_0231 answers it)
+    q = c.wait_for(lambda el: local(el) == "iq" and el.get("type") == "get"
+                   and child(el, NS_BOB, "data") is not None, 30, since=start,
+                   what="the gateway's BoB request")
+    assert child(q, NS_BOB, "data").get("cid") == cid and sfrom(q) == harness.COMPONENT, tostr(q)
+    m = c.wait_for(file_message, 30, since=start, what="echo sending the sticker back")
+    assert fetch(body(m)) == PIXEL
+    c.wait_for(echo_text("echo: sticker"), 15, since=start)
+    assert c.find(is_error_for(mid), start) is None
+    # the gateway now holds the cid: BoB requests get its data, other cids item-not-found
+    ans = bob_get(c, cid)
+    assert ans.get("type") == "result", tostr(ans)
+    d = child(ans, NS_BOB, "data")
+    assert base64.b64decode(d.text) == PIXEL and d.get("type") == "image/png", tostr(ans)
+    unknown = "sha1+%s@bob.xmpp.org" % hashlib.sha1(b"nothing").hexdigest()
+    ans = bob_get(c, unknown)
+    assert ans.get("type") == "error" and stanza_error(ans)[1] == "item-not-found", tostr(ans)
+
+
+def test_sticker_inline_and_bad_data(gateway, clients):
+    c = user(clients, "att-bob2")
+    data = PIXEL + b"\0inline"
+    cid = "sha1+%s@bob.xmpp.org" % hashlib.sha1(data).hexdigest()
+    start = c.mark()
+    c.send("<message to=%s type='chat' id='s1'>%s</message>" % (quoteattr(ECHO),
+                                                               sticker_xml(cid, data)))
+    m = c.wait_for(file_message, 30, since=start, what="echo sending the inline sticker back")
+    assert fetch(body(m)) == data
+    assert c.find(lambda el: local(el) == "iq" and child(el, NS_BOB, "data") is not None,
+                  start) is None, "inline data needs no request"
+    # data that does not match its cid: an error, nothing cached
+    bad = "sha1+%s@bob.xmpp.org" % hashlib.sha1(b"other").hexdigest()
+    mark = c.mark()
+    c.send("<message to=%s type='chat' id='s2'>%s</message>" % (quoteattr(ECHO),
+                                                               sticker_xml(bad, data)))
+    q = c.wait_for(lambda el: local(el) == "iq" and el.get("type") == "get"
+                   and child(el, NS_BOB, "data") is not None, 30, since=mark)
+    c.send("<iq type='error' to=%s id=%s><error type='cancel'><item-not-found xmlns="
+           "'urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>" % (quoteattr(q.get("from")),
+                                                                   quoteattr(q.get("id"))))
+    err = c.wait_for(is_error_for("s2"), 30, since=mark)
+    assert stanza_error(err)[1] == "item-not-found" and stanza_error(err)[2], tostr(err)
+    assert bob_get(c, bad).get("type") == "error"

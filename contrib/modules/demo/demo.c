@@ -23,7 +23,6 @@
 
 #include "legacy.h"
 #include "demo_parity.h"
-#include "demo_commands.h"   /* commands, /input (demo_commands.c) */
 #include "demo_qr.h"
 #include "demo_files.h"
 #include "demo_commands.h"   /* commands, /input (demo_commands.c) */
@@ -569,22 +568,42 @@ demo_on_text(struct slidge_session *s, struct slidge_contact *chat, const char *
 	free(reply);
 }
 
-/* on_file: counted like a text (u<N>, echo's e<N>), see demo_files.c. */
+/* A file or a sticker is counted like a text: ids u<N> and echo's e<N> (32 bytes each).
+ * -1 (r completed) when not logged in. */
+static int
+demo_count(struct slidge_session *s, struct slidge_reply *r, char *id, char *echo_id)
+{
+	struct demo *d = demo_of(s);
+
+	if (d == NULL) {
+		slidge_reply_error(r, SLIDGE_INTERNAL_SERVER_ERROR, "Not logged in");
+		return -1;
+	}
+	d->n++;
+	snprintf(id, 32, "u%lu", d->n);
+	snprintf(echo_id, 32, "e%lu", d->n);
+	return 0;
+}
+
 static void
 demo_on_file(struct slidge_session *s, struct slidge_contact *chat,
     const struct slidge_file *f, const struct slidge_text_opts *opts, struct slidge_reply *r)
 {
-	struct demo *d = demo_of(s);
 	char id[32], echo_id[32];
 
-	if (d == NULL) {
-		slidge_reply_error(r, SLIDGE_INTERNAL_SERVER_ERROR, "Not logged in");
-		return;
-	}
-	d->n++;
-	snprintf(id, sizeof id, "u%lu", d->n);
-	snprintf(echo_id, sizeof echo_id, "e%lu", d->n);
-	demo_files_on_file(chat, f, id, echo_id, r);
+	if (demo_count(s, r, id, echo_id) == 0)
+		demo_files_on_file(chat, f, id, echo_id, r);
+}
+
+static void
+demo_on_sticker(struct slidge_session *s, struct slidge_contact *chat,
+    const struct slidge_sticker *st, const struct slidge_text_opts *opts,
+    struct slidge_reply *r)
+{
+	char id[32], echo_id[32];
+
+	if (demo_count(s, r, id, echo_id) == 0)
+		demo_files_on_sticker(chat, st, id, echo_id, r);
 }
 
 static void
@@ -744,10 +763,9 @@ struct slidge_module slidge_module_v1 = {
 	.on_displayed = demo_parity_on_displayed,
 	.create_thread = demo_parity_create_thread,
 	.on_avatar = demo_parity_on_avatar,
-	/* commands (demo_commands.c) */
-	.commands = demo_commands,
 	/* files (demo_files.c) */
 	.on_file = demo_on_file,
+	.on_sticker = demo_on_sticker,
 	/* commands (demo_commands.c) */
 	.commands = demo_commands,
 };

@@ -5,7 +5,8 @@
  * /files, /file-url and /gateway-file exercise send_files, legacy URLs and the gateway's
  * own files (demo_files.h).
  * A file the user sends to echo comes back with the caption "echo: <file name>"; to
- * anyone else it is just accepted. */
+ * anyone else it is just accepted. A sticker sent to echo comes back as a file, caption
+ * "echo: sticker". */
 #include <stdio.h>
 #include <string.h>
 
@@ -78,5 +79,23 @@ demo_files_on_file(struct slidge_contact *chat, const struct slidge_file *f,
 	a.name = f->name;
 	a.content_type = f->content_type;
 	a.caption = caption;
+	slidge_contact_send_file(chat, &a, echo_id, NULL);
+}
+
+void
+demo_files_on_sticker(struct slidge_contact *chat, const struct slidge_sticker *st,
+    const char *id, const char *echo_id, struct slidge_reply *r)
+{
+	struct slidge_attachment a = { 0 };
+	char name[64];
+
+	slidge_reply_str(r, id);
+	if (strcmp(slidge_contact_legacy_id(chat), "echo") != 0)
+		return;
+	snprintf(name, sizeof name, "sticker-%.16s", st->hash);
+	a.path = st->path;
+	a.name = name;
+	a.content_type = st->content_type;
+	a.caption = "echo: sticker";
 	slidge_contact_send_file(chat, &a, echo_id, NULL);
 }

@@ -18,4 +18,9 @@ int demo_files_script(struct slidge_session *s, struct slidge_contact *echo,
 void demo_files_on_file(struct slidge_contact *chat, const struct slidge_file *f,
     const char *id, const char *echo_id, struct slidge_reply *r);
 
+/* on_sticker: the same, echo sends the sticker back as a file with the caption
+ * "echo: sticker". */
+void demo_files_on_sticker(struct slidge_contact *chat, const struct slidge_sticker *st,
+    const char *id, const char *echo_id, struct slidge_reply *r);
+
 #endif
