@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,25 +176,13 @@ dup_or_null(const char *s)
 	return s != NULL && *s != '\0' ? strdup(s) : NULL;
 }
 
-static void
-uuid_name(char out[40])
-{
-	unsigned char b[16];
-	size_t i;
-
-	if (getrandom(b, sizeof b, 0) != sizeof b)
-		memset(b, 0x5a, sizeof b);
-	for (i = 0; i < sizeof b; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 /* A fresh file name in the state dir ("<prefix>-<random>"). */
 static void
 state_file(const char *prefix, char *out, size_t outsz)
 {
 	char id[40];
 
-	uuid_name(id);
+	upload_uuid(id);
 	snprintf(out, outsz, "%s/%s-%s", worker.state_dir, prefix, id);
 }
 
@@ -902,7 +889,7 @@ pick_name(const struct slidge_attachment *a)
 	else if (a->path != NULL)
 		name = strdup((base = strrchr(a->path, '/')) != NULL ? base + 1 : a->path);
 	else if (a->url == NULL || (name = url_file_name(a->url)) == NULL) {
-		uuid_name(id);
+		upload_uuid(id);
 		name = strdup(id);
 	}
 	if (name != NULL)
@@ -1116,7 +1103,7 @@ attach_on_file(struct slidge_contact *c, const char *url, const struct slidge_te
 	f->url = strdup(url);
 	f->path = strdup(path);
 	if ((f->name = url_file_name(url)) == NULL) {
-		uuid_name(id);
+		upload_uuid(id);
 		f->name = strdup(id);
 	}
 	f->reply_to_msg_id = dup_or_null(opts->reply_to_msg_id);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "worker.h"
 #include "attach.h"
+#include "upload.h"
 #include "xml.h"
 
 #define NS_BOB "urn:xmpp:bob"
@@ -126,23 +127,13 @@ static int
 write_file(const char *path, const void *data, size_t len)
 {
 	char tmp[4300];
-	const uint8_t *p = data;
-	ssize_t w;
-	size_t off = 0;
-	int fd;
 
+	/* Whole or nothing: written aside, then renamed into place. */
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+	unlink(tmp);
+	if (upload_write_file(tmp, data, len) < 0)
 		return -1;
-	while (off < len) {
-		if ((w = write(fd, p + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0 || off < len || rename(tmp, path) < 0) {
+	if (rename(tmp, path) < 0) {
 		unlink(tmp);
 		return -1;
 	}

@@ -254,8 +254,8 @@ up_later(struct up *u, const char *url, const char *error)
 
 /* ---- no-upload mode ------------------------------------------------------------------ */
 
-static void
-uuid4(char out[37])
+void
+upload_uuid(char out[37])
 {
 	unsigned char b[16];
 	size_t i, o = 0;
@@ -395,7 +395,7 @@ no_upload(struct up *u, const char **why)
 	int method = u->own_path ? 1 : opt.method, rc, fd;
 	char id[37];
 
-	uuid4(id);
+	upload_uuid(id);
 	safe_component(u->fid != NULL ? u->fid : id, fid, sizeof fid);
 	if (snprintf(fdir, sizeof fdir, "%s/%s", opt.dir, fid) >= (int)sizeof fdir) {
 		*why = "the no-upload path is too long";
@@ -405,7 +405,7 @@ no_upload(struct up *u, const char **why)
 		log_debug("no-upload: reusing a legacy file already in place");
 		goto url;
 	}
-	uuid4(uu);
+	upload_uuid(uu);
 	safe_component(u->name, name, sizeof name);
 	if (snprintf(ddir, sizeof ddir, "%s/%s", fdir, uu) >= (int)sizeof ddir ||
 	    snprintf(dest, sizeof dest, "%s/%s", ddir, name) >= (int)sizeof dest ||
@@ -710,24 +710,15 @@ upload_path(const char *path, const char *name, const char *content_type,
 }
 
 int
-upload_bytes(const void *data, size_t len, const char *name, const char *content_type,
-    upload_done_cb *done, void *arg)
+upload_write_file(const char *path, const void *data, size_t len)
 {
-	char path[4096], id[37];
 	const unsigned char *p = data;
-	struct up *u;
 	ssize_t w;
 	size_t off = 0;
-	int fd;
+	int fd, saved;
 
-	/* A file of ours in the state dir: uploads stream from files, and the no-upload
-	 * mode moves it into place. */
-	uuid4(id);
-	snprintf(path, sizeof path, "%s/upload-%s", worker.state_dir, id);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		log_warn("upload: cannot create a file in the state dir: %s", strerror(errno));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		return -1;
-	}
 	while (off < len) {
 		if ((w = write(fd, p + off, len - off)) < 0) {
 			if (errno == EINTR)
@@ -737,8 +728,27 @@ upload_bytes(const void *data, size_t len, const char *name, const char *content
 		off += (size_t)w;
 	}
 	if (close(fd) < 0 || off < len) {
-		log_warn("upload: cannot write a file in the state dir");
+		saved = off < len ? errno : EIO;
 		unlink(path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+upload_bytes(const void *data, size_t len, const char *name, const char *content_type,
+    upload_done_cb *done, void *arg)
+{
+	char path[4096], id[37];
+	struct up *u;
+
+	/* A file of ours in the state dir: uploads stream from files, and the no-upload
+	 * mode moves it into place. */
+	upload_uuid(id);
+	snprintf(path, sizeof path, "%s/upload-%s", worker.state_dir, id);
+	if (upload_write_file(path, data, len) < 0) {
+		log_warn("upload: cannot write a file in the state dir: %s", strerror(errno));
 		return -1;
 	}
 	if ((u = up_new(path, name, content_type, NULL, 1, done, arg)) == NULL) {

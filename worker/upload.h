@@ -39,6 +39,11 @@ int upload_set_option(const char *name, const char *value);
 const char *upload_no_upload_path(void);
 /* Cancel every upload in progress (their callbacks are called with an error). */
 void upload_free_all(void);
+/* Write len bytes to a new file path (mode 0600; it must not exist). -1 (errno set, the
+ * file removed) on failure. */
+int upload_write_file(const char *path, const void *data, size_t len);
+/* A random (version 4) UUID, as text, into out. */
+void upload_uuid(char out[37]);
 /* A MIME type guessed from a file name's suffix (static string; never NULL). */
 const char *upload_guess_type(const char *name);
 
