@@ -227,7 +227,7 @@ policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
 {
 	xmlDocPtr doc;
 	xmlNodePtr st;
-	const char *name, *requester;
+	const char *name;
 
 	if (!(doc = parse_emit(xml, len, why)))
 		return NULL;
@@ -247,10 +247,10 @@ policy_check_register_emit(const char *user_jid, const char *xml, size_t len,
 		return doc;
 	}
 	if (!strcmp(name, "iq")) {
-		requester = config_get_extra(&G.cfg, "upload-requester");
-		if (requester && *requester ? !jid_bare_equal(xml_attr(st, "from") ?
-		    xml_attr(st, "from") : "", requester) : !is_ours(xml_attr(st, "from"))) {
-			*why = "an iq not from the upload requester";
+		/* From the component or --upload-requester (the worker only uses one inside
+		 * the component's domain). */
+		if (!is_ours(xml_attr(st, "from"))) {
+			*why = "from outside the component's domain";
 			goto fail;
 		}
 		if ((*why = check_upload_iq(st)))
