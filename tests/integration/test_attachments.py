@@ -408,3 +408,31 @@ def test_sticker_inline_and_bad_data(gateway, clients):
     err = c.wait_for(is_error_for("s2"), 30, since=mark)
     assert stanza_error(err)[1] == "item-not-found" and stanza_error(err)[2], tostr(err)
     assert bob_get(c, bad).get("type") == "error"
+
+
+def test_file_with_caption_is_one_legacy_message(gateway, clients, prosody):
+    """The file and its caption are two parts of one legacy message: a reaction to the
+    file part reaches the module as a reaction to that message, and echo's reaction to it
+    lands on both parts (legacy_ids_multi)."""
+    ns_reactions = "urn:xmpp:reactions:0"
+    c = user(clients, "att-multi")
+    url = upload_as_user(c, prosody, "multi.txt", b"two parts", "text/plain")
+    start = c.mark()
+    send_file(c, url)
+    f = c.wait_for(file_message, 30, since=start)
+    cap = c.wait_for(echo_text("echo: multi.txt"), 15, since=start)
+    assert cap.get("id") == "e1" and f.get("id") != "e1", harness.dump(c.received[start:])
+    mark = c.mark()
+    c.send("<message to=%s type='chat' id='r1'><reactions xmlns='%s' id=%s><reaction>%s"
+           "</reaction></reactions></message>" % (quoteattr(ECHO), ns_reactions,
+                                                   quoteattr(f.get("id")), "\U0001f44d"))
+
+    def reaction_to(mid):
+        def pred(el):
+            r = child(el, ns_reactions, "reactions")
+            return sfrom(el) == ECHO_FULL and r is not None and r.get("id") == mid
+        pred.__doc__ = "echo's reaction to %s" % mid
+        return pred
+    c.wait_for(reaction_to(f.get("id")), 15, since=mark)
+    c.wait_for(reaction_to("e1"), 15, since=mark)
+    assert c.find(is_error_for("r1"), mark) is None
