@@ -3,7 +3,8 @@
  * A text becomes a PNG (libqrencode, libpng), is uploaded (upload.h) and sent to the user
  * from the gateway's JID: an attachment message, then a message with the text itself.
  * The register worker does it for the QR step of a registration (register.c), a session
- * for slidge_session_send_qr. */
+ * for slidge_session_send_qr. qr.c renders (and is unit-tested alone, qr_test.c);
+ * qrsend.c sends, runs the QR step and passes on slidge_confirm_qr. */
 #ifndef SLIDGE_QR_H
 #define SLIDGE_QR_H
 
@@ -19,9 +20,13 @@
  * L; we use level M (2331 bytes), and keep a margin. */
 #define QR_TEXT_MAX 2048
 
+/* ---- qr.c ---- */
+
 /* Render text as a black-on-white PNG QR code (error correction level M). On success
  * *png (caller frees) and *len are set. -1 if text is empty or too long, or on OOM. */
 int qr_png(const char *text, unsigned char **png, size_t *len);
+
+/* ---- qrsend.c ---- */
 
 /* Called exactly once: url is the uploaded image's URL, NULL on failure (error then says
  * why, for a human). Strings valid during the call only. */
@@ -32,7 +37,7 @@ typedef void qr_sent_cb(void *arg, const char *url, const char *error);
  * when nothing was sent). 0, or -1 (done not called) if nothing could be started. */
 int qr_send(const char *to, const char *text, qr_sent_cb *done, void *arg);
 
-/* ---- the register worker's QR step (register.c) ---- */
+/* ---- qrsend.c: the register worker's QR step (register.c) ---- */
 
 /* Step "qr" starts for user_jid (bare): from now on slidge_confirm_qr for that user is
  * passed on to slidged, once. */
