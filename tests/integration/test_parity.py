@@ -644,3 +644,27 @@ def chunks(data):
         out.append((i, n))
         i += 12 + n
     return out
+
+
+def test_user_avatar_not_synced_when_the_preference_is_off(pep):
+    """sync_avatar false (the registration command's preferences step): on_avatar is
+    never called."""
+    from test_adhoc import command, execute, submit
+    prosody, clients, gateways = pep
+    gateways.start()
+    c = clients.new("nosync")
+    c.xmpp.register_plugin("xep_0084")
+    start = c.mark()
+    sid = command(execute(c, "jabber:iq:register")).get("sessionid")
+    command(submit(c, "jabber:iq:register", sid, {"username": "romeo", "password": "pw"}))
+    cmd = command(submit(c, "jabber:iq:register", sid,
+                         {"sync_presence": "true", "sync_avatar": "false"}, action="complete"))
+    assert cmd.get("status") == "completed", tostr(cmd)
+    c.wait_for(harness.connected_status("romeo"), 30, since=start)
+    harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
+    c.pump(1.0)
+    mark = c.mark()
+    publish_avatar(c, png(5, 5, 4), 5, 5)
+    harness.echo_roundtrip(c, "no avatar for the network")
+    c.pump(2.0)
+    assert c.find(your_avatar, mark) is None, harness.dump(c.received[mark:])
