@@ -71,7 +71,8 @@ decode(const unsigned char *in, size_t len, unsigned char **rgba, unsigned *w, u
 	struct mem_in m = { in, len, 0 };
 	png_structp png;
 	png_infop info = NULL;
-	png_bytep *rows = NULL;
+	/* volatile: set after setjmp, freed after a longjmp */
+	png_bytep *volatile rows = NULL;
 	unsigned char *volatile px = NULL;
 	unsigned y;
 
