@@ -133,12 +133,14 @@ check_done(void)
 		res.size = r->out >= 0 ? r->got : (uint64_t)got;
 		res.error = req_error(r, m->data.result, res.status, ebuf, sizeof ebuf);
 		/* A file that cannot be fully written is a failure too. */
-		if (res.error == NULL && r->out >= 0 && close(r->out) < 0) {
-			snprintf(ebuf, sizeof ebuf, "writing the file failed: %s", strerror(errno));
-			res.error = ebuf;
-		}
-		if (r->out >= 0 && res.error == NULL)
+		if (res.error == NULL && r->out >= 0) {
+			if (close(r->out) < 0) {
+				snprintf(ebuf, sizeof ebuf, "writing the file failed: %s",
+				    strerror(errno));
+				res.error = ebuf;
+			}
 			r->out = -1;
+		}
 		req_unlink(r);
 		r->done(r->arg, &res);
 		req_free(r);

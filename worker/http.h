@@ -31,7 +31,9 @@ struct http_opts {
 	long timeout;                   /* seconds for the whole transfer (0: 300) */
 };
 
-/* Load libcurl (before the sandbox: it reads its configuration once). -1 on failure. */
+/* Start libcurl (curl_global_init). http_start does it at the first transfer: a worker
+ * that never speaks HTTP does not pay for GnuTLS and libcrypto's state (about 370 KiB of
+ * private memory), and it works inside the sandbox. -1 on failure. */
 int http_init(void);
 /* Start a transfer; done is called exactly once, later (never from inside this call).
  * *out (may be NULL) lets the caller cancel it. -1 (done not called) if it cannot start;

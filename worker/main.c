@@ -487,8 +487,6 @@ main(int argc, char **argv)
 	worker.chan = chan_new(worker.loop, CHAN_FD, PROTO_S2W, chan_msg, chan_err, NULL);
 	if (worker.chan == NULL)
 		fatalx("cannot set up the channel");
-	if (http_init() < 0)
-		fatalx("cannot start libcurl");
 	enter_sandbox();
 	hello[HELLO_version].u = PROTO_VERSION;
 	hello[HELLO_role].s = worker.role_name;
