@@ -5,12 +5,13 @@
 # slidge-c and installs it into ./_inst-demo, then starts, from the state directory ./_demo:
 #   - a Prosody for localhost only: c2s on 127.0.0.1:5222 (STARTTLS with a self-signed
 #     certificate, plaintext also allowed: it is loopback only), component port
-#     127.0.0.1:5347, one user romeo@localhost (password: romeo);
+#     127.0.0.1:5347, one user romeo@localhost (password: romeo), and an XEP-0363 upload
+#     service upload.localhost (Prosody's http_file_share, HTTP on 127.0.0.1:5280) for files;
 #   - slidged, in the foreground, as the component gw.localhost with the demo module.
 # Ctrl-C stops both. Run it again to start again: the state in ./_demo is kept (delete the
 # directory to start from scratch).
 #
-# Environment: C2S_PORT (5222), COMPONENT_PORT (5347), DEMO_USER (romeo), DEMO_PASSWORD
+# Environment: C2S_PORT (5222), COMPONENT_PORT (5347), HTTP_PORT (5280), DEMO_USER (romeo), DEMO_PASSWORD
 # (romeo), DEMO_DIR (./_demo), SLIDGED_ARGS (more slidged options, e.g. "--demo-registration 2fa").
 set -euo pipefail
 
@@ -21,6 +22,7 @@ PREFIX=$ROOT/_inst-demo
 BUILD=$ROOT/build-demo
 C2S_PORT=${C2S_PORT:-5222}
 COMPONENT_PORT=${COMPONENT_PORT:-5347}
+HTTP_PORT=${HTTP_PORT:-5280}
 DEMO_USER=${DEMO_USER:-romeo}
 DEMO_PASSWORD=${DEMO_PASSWORD:-romeo}
 GW=gw.localhost
@@ -72,10 +74,10 @@ meson install -C "$BUILD" --quiet
 
 # ---- state directory, Prosody config, certificate, user -----------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$C2S_PORT" "$COMPONENT_PORT"; do
+for port in "$C2S_PORT" "$COMPONENT_PORT" "$HTTP_PORT"; do
 	if port_busy "$port"; then
 		die "something already listens on 127.0.0.1:$port (a system Prosody? stop it with
-  'systemctl stop prosody', or choose other ports: C2S_PORT=5223 COMPONENT_PORT=5348 $0)"
+  'systemctl stop prosody', or choose other ports: C2S_PORT=5223 COMPONENT_PORT=5348 HTTP_PORT=5290 $0)"
 	fi
 done
 
@@ -111,6 +113,12 @@ component_ports = { $COMPONENT_PORT }
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "carbons"; "pep";
 	"private"; "blocklist"; "vcard_legacy"; "version"; "time"; "uptime"; "posix" }
 modules_disabled = { "s2s"; "limits" }
+-- files (XEP-0363): Prosody's own http_file_share, HTTP on loopback only
+http_ports = { $HTTP_PORT }
+http_interfaces = { "127.0.0.1" }
+https_ports = { }
+http_external_url = "http://127.0.0.1:$HTTP_PORT/"
+http_default_host = "upload.localhost"
 -- plaintext is allowed because c2s listens on 127.0.0.1 only
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -123,6 +131,11 @@ VirtualHost "localhost"
 
 Component "$GW"
     component_secret = "$SECRET"
+
+-- the gateway requests upload slots for the files of legacy contacts: allow it
+Component "upload.localhost" "http_file_share"
+    http_file_share_access = { "$GW"; "localhost" }
+    http_file_share_size_limit = 100*1024*1024
 EOF
 
 prosodyctl --config "$STATE/prosody/prosody.cfg.lua" register "$DEMO_USER" localhost "$DEMO_PASSWORD" ||
@@ -163,7 +176,9 @@ cat <<EOF
   2. Discover services on $GW (Gajim: Accounts > Discover Services) and register
      with any username (letters, digits, . _ -) and any password but "wrong".
   3. Accept the contacts the gateway adds, and chat with echo@$GW:
-     it repeats what you write.
+     it repeats what you write. Send it a file: it sends it back. "/file" makes it send
+     one; other script commands (/nick, /avatar, /react-last, /input...) are listed in
+     contrib/modules/demo/demo.c. Message $GW "help" for the gateway's commands.
 
   Ctrl-C stops the gateway and Prosody.
 
@@ -184,4 +199,5 @@ step "starting slidged (gateway $GW, demo network)"
 # shellcheck disable=SC2086
 "$PREFIX/bin/slidged" --jid "$GW" --secret "$SECRET" --server 127.0.0.1 --port "$COMPONENT_PORT" \
 	--home-dir "$STATE/gateway" --legacy-module demo --user-jid-validator '.*@localhost' \
-	--admins "$DEMO_USER@localhost" ${SLIDGED_ARGS:-} || true
+	--admins "$DEMO_USER@localhost" --upload-service upload.localhost --http-ports "$HTTP_PORT" \
+	${SLIDGED_ARGS:-} || true

@@ -10,14 +10,14 @@
 #   6. one last line: "N passed, M failed[, K skipped]"; exit status 0 only if nothing failed
 #
 # Environment: SLIDGE_CI_BUDGET (seconds, default 1080): the sanitizer integration run is
-# skipped (and reported as skipped) when less than SLIDGE_CI_ASAN_IT_NEEDS (default 300)
+# skipped (and reported as skipped) when less than SLIDGE_CI_ASAN_IT_NEEDS (default 480)
 # seconds of the budget are left. PYTEST_ARGS: extra pytest arguments (e.g. "-k echo").
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BUDGET=${SLIDGE_CI_BUDGET:-1080}
-ASAN_IT_NEEDS=${SLIDGE_CI_ASAN_IT_NEEDS:-300}
+ASAN_IT_NEEDS=${SLIDGE_CI_ASAN_IT_NEEDS:-480}
 PY=/usr/bin/python3
 export DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1
 SECONDS=0

@@ -22,10 +22,21 @@ Component "demo.example.org"
 --
 -- 4. Reload: `prosodyctl reload` (or restart), and check `prosodyctl check config`.
 --
--- Later features (roster sync, messages you send from the legacy network's official app)
--- will use XEP-0356 privileges through mod_privilege from Debian's prosody-modules (it
--- speaks urn:xmpp:privilege:2 only). slidge-c does not use them yet; when it does, the
--- configuration will be, on the user's host and the component:
+-- 5. Files (XEP-0363): the gateway uploads the files of legacy contacts to an upload service
+--    (slidged --upload-service, default: the parent domain of its JID) and must be allowed to
+--    request slots there. With Prosody's own http_file_share:
+--
+--      Component "upload.example.org" "http_file_share"
+--          http_file_share_access = { "demo.example.org"; "example.org" }
+--
+--    and slidged --upload-service upload.example.org. Workers may connect only to the ports
+--    in slidged's --http-ports (default 80,443,5280,5281,5443): add your HTTP port if it is
+--    another one.
+--
+-- 6. Privileges (XEP-0356), recommended: contacts are pushed into the user's roster instead
+--    of asking for subscriptions, and messages the user sends from the legacy network's
+--    official app appear as their own (carbons). Debian's prosody-modules has
+--    mod_privilege (it speaks urn:xmpp:privilege:2; slidge-c also understands :1):
 --
 --   VirtualHost "example.org"
 --       modules_enabled = { "privilege" }
