@@ -16,4 +16,17 @@ enum {
 /* The node of the core's command categories (slidge's CommandCategory). */
 #define PROTO_CMD_NODE_PREFIX "https://slidge.im/command/core/"
 
+/* slidge's PREFERENCES (BaseGateway.PREFERENCES) and its form: the last step of the
+ * registration command (slidged) and the preferences command (the session) ask the same
+ * fields, built from this one table. value: the default. */
+#define PROTO_PREFS_TITLE "Preferences"
+#define PROTO_PREFS_INSTRUCTIONS "Customize the gateway behaviour to your liking"
+static const struct proto_pref {
+	const char *var, *label, *value;
+} proto_prefs[] = {
+	{ "sync_presence", "Propagate your XMPP presence to the legacy network.", "true" },
+	{ "sync_avatar", "Propagate your XMPP avatar to the legacy network.", "true" },
+};
+#define PROTO_NPREFS (sizeof proto_prefs / sizeof proto_prefs[0])
+
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "build_config.h"
+#include "commands.h"
 #include "jid.h"
 #include "log.h"
 #include "qrflow.h"
@@ -29,6 +30,7 @@
 #define NODE_DELETE_USER NODE_PREFIX "admin/delete_user"
 #define NODE_LOGLEVEL NODE_PREFIX "admin/loglevel"
 #define SESSION_TTL 600.0
+#define REGISTRATION_2FA 1    /* MANIFEST.registration_type: legacy.h's SLIDGE_TWO_FACTOR_CODE */
 
 enum step {
 	S_REG_FORM,      /* waiting for the registration form */
@@ -55,7 +57,7 @@ struct cmd {
 	char *victim;            /* delete_user */
 	struct worker *w;        /* register worker */
 	char *iq_id, *iq_to;     /* the iq waiting for the worker's answer */
-	int no_2fa;
+	int chat;                /* registration by chat (chatcmd.c plays the forms) */
 	struct qrflow qr;        /* the QR step (registration_type QRCODE) */
 	ev_timer ttl;
 };
@@ -134,19 +136,6 @@ field(struct buf *b, const char *var, const char *type, const char *label, int r
 		put_elem(b, "value", value);
 }
 
-/* slidge's PREFERENCES: the last step of registration. */
-static void
-prefs_form(struct buf *b)
-{
-	form_start(b, "Preferences", NULL);
-	field(b, "sync_presence", "boolean", "Propagate your XMPP presence to the legacy network.", 1,
-	    "true");
-	buf_puts(b, "</field>");
-	field(b, "sync_avatar", "boolean", "Receive avatar updates from the legacy network.", 1,
-	    "true");
-	buf_puts(b, "</field></x>");
-}
-
 /* ---- sessions ------------------------------------------------------------------------ */
 
 static void
@@ -162,6 +151,8 @@ cmd_free(struct cmd *c)
 		}
 	ev_timer_stop(G.loop, &c->ttl);
 	qrflow_clear(&c->qr);
+	if (c->chat)
+		chatcmd_forget(c);
 	if (c->w)
 		workers_stop(c->w, "command done");
 	for (i = 0; i < c->data.n; i++)
@@ -219,7 +210,7 @@ cmd_find(const char *sid, const char *full)
 	struct cmd *c;
 
 	for (c = cmds; c; c = c->next)
-		if (strcmp(c->sid, sid) == 0 && strcmp(c->full, full) == 0)
+		if (!c->chat && strcmp(c->sid, sid) == 0 && strcmp(c->full, full) == 0)
 			return c;
 	return NULL;
 }
@@ -279,59 +270,173 @@ adhoc_is_admin(const char *bare)
 
 /* ---- the registration command ------------------------------------------------------ */
 
-static void
-reg_form(struct cmd *c, xmlNodePtr iq)
+/* One command, two front-ends (reference/slidge.md §5, §6.2): every step shows a form,
+ * as x:data answering the iq that waits (ad-hoc), or played as a dialogue by chatcmd.c
+ * (chat "register"); the answers come back to reg_step either way. */
+
+static void reg_step(struct cmd *c, xmlNodePtr iq, struct proto_list *vals);
+
+/* Append one field row (PROTO_FIELD_* columns) to t. -1 on OOM. */
+static int
+row_add(struct proto_table *t, const char *var, const char *type, const char *label,
+    int required, const char *value)
 {
-	struct buf b = BUF_INIT;
-	char title[512];
+	struct proto_list row = { 0 };
+	int rc = -1;
+
+	if (proto_list_add(&row, var) == 0 && proto_list_add(&row, type) == 0 &&
+	    proto_list_add(&row, label ? label : "") == 0 &&
+	    proto_list_add(&row, required ? "1" : "0") == 0 &&
+	    proto_list_add(&row, value ? value : "") == 0 && proto_list_add(&row, "") == 0)
+		rc = proto_table_add(t, &row);
+	proto_list_free(&row);
+	return rc;
+}
+
+/* The rows as x:data fields into b. */
+static void
+rows_xml(struct buf *b, const struct proto_table *rows)
+{
 	size_t i, j;
 
-	snprintf(title, sizeof title, "Registration to '%.400s'",
-	    G.man.component_name ? G.man.component_name : G.jid);
-	form_start(&b, title, G.man.registration_instructions && *G.man.registration_instructions
-	    ? G.man.registration_instructions : "Enter your credentials");
-	for (i = 0; i < G.man.registration_fields.n; i++) {
-		const struct proto_list *f = &G.man.registration_fields.rows[i];
+	for (i = 0; i < rows->n; i++) {
+		const struct proto_list *f = &rows->rows[i];
 		const char *value = f->v[PROTO_FIELD_VALUE];
 
-		field(&b, f->v[PROTO_FIELD_VAR], f->v[PROTO_FIELD_TYPE],
+		field(b, f->v[PROTO_FIELD_VAR], f->v[PROTO_FIELD_TYPE],
 		    *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : NULL,
 		    strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0, *value ? value : NULL);
 		if (*f->v[PROTO_FIELD_DESC])
-			put_elem(&b, "desc", f->v[PROTO_FIELD_DESC]);
+			put_elem(b, "desc", f->v[PROTO_FIELD_DESC]);
 		for (j = PROTO_FIELD_OPTIONS; j + 1 < f->n; j += 2) {
-			buf_puts(&b, "<option");
-			put_attr(&b, "label", f->v[j + 1]);
-			buf_puts(&b, ">");
-			put_elem(&b, "value", f->v[j]);
-			buf_puts(&b, "</option>");
+			buf_puts(b, "<option");
+			put_attr(b, "label", f->v[j + 1]);
+			buf_puts(b, ">");
+			put_elem(b, "value", f->v[j]);
+			buf_puts(b, "</option>");
 		}
-		buf_puts(&b, "</field>");
+		buf_puts(b, "</field>");
 	}
-	buf_puts(&b, "</x>");
-	c->step = S_REG_FORM;
-	reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
-	    "executing", b.data);
+}
+
+static void
+chat_error(const char *to, const char *text)
+{
+	char msg[4200];
+
+	/* slidge's chat commands: an exception becomes "Error: <text>" */
+	snprintf(msg, sizeof msg, "Error: %s", text);
+	route_gateway_message(to, msg);
+}
+
+/* The command ends with an error: an iq error (ad-hoc) or "Error: text" (chat). */
+static void
+cmd_fail(struct cmd *c, const char *condition, const char *text)
+{
+	if (c->chat)
+		chat_error(c->full, text && *text ? text : condition);
+	else
+		route_error_attrs("iq", c->iq_to ? c->iq_to : G.jid, c->full, c->iq_id, NULL,
+		    condition, text);
+	cmd_free(c);
+}
+
+/* The user's answer is refused: an error to iq (ad-hoc; end: the command ends too, else
+ * the user may submit again), or "Error: text" and the end (chat). */
+static void
+reg_refuse(struct cmd *c, xmlNodePtr iq, const char *type, const char *condition,
+    const char *text, int end)
+{
+	if (c->chat) {
+		chat_error(c->full, text);
+		cmd_free(c);
+		return;
+	}
+	route_error(iq, type, condition, text);
+	if (end)
+		cmd_free(c);
+}
+
+static void
+reg_chat_answers(void *arg, struct proto_list *answers)
+{
+	struct cmd *c = arg;
+
+	if (answers == NULL) {
+		cmd_free(c);    /* aborted, timed out or refused: the user was told */
+		return;
+	}
+	reg_step(c, NULL, answers);
+}
+
+/* Show the next form. c may be gone when this returns (a chat form without questions
+ * answers at once). */
+static void
+reg_show(struct cmd *c, const char *title, const char *instructions,
+    const struct proto_table *rows, const char *xdata)
+{
+	struct buf b = BUF_INIT;
+
+	if (c->chat) {
+		if (chatcmd_form(c->full, title, instructions, rows, reg_chat_answers, c) < 0)
+			cmd_fail(c, "resource-constraint", "Out of memory");
+		return;
+	}
+	if (xdata == NULL) {
+		form_start(&b, title, instructions);
+		rows_xml(&b, rows);
+		buf_puts(&b, "</x>");
+		xdata = b.data;
+	}
+	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", xdata);
 	buf_free(&b, 0);
 }
 
-/* Park the iq: the worker answers later. */
+/* Step 1: the module's registration form. */
+static void
+reg_start(struct cmd *c)
+{
+	char title[512];
+
+	snprintf(title, sizeof title, "Registration to '%.400s'",
+	    G.man.component_name ? G.man.component_name : G.jid);
+	c->step = S_REG_FORM;
+	reg_show(c, title, G.man.registration_instructions && *G.man.registration_instructions
+	    ? G.man.registration_instructions : "Enter your credentials",
+	    &G.man.registration_fields, NULL);
+}
+
+/* The last step: slidge's PREFERENCES (commands.h, as the preferences command). */
+static void
+reg_prefs(struct cmd *c)
+{
+	struct proto_table rows = { 0 };
+	size_t i;
+
+	c->step = S_REG_PREFS;
+	for (i = 0; i < PROTO_NPREFS; i++)
+		if (row_add(&rows, proto_prefs[i].var, "boolean", proto_prefs[i].label, 1,
+		    proto_prefs[i].value) < 0) {
+			proto_table_free(&rows);
+			cmd_fail(c, "resource-constraint", "Out of memory");
+			return;
+		}
+	reg_show(c, PROTO_PREFS_TITLE, PROTO_PREFS_INSTRUCTIONS, &rows, NULL);
+	proto_table_free(&rows);
+}
+
+/* The module checks the step: park the iq, which its answer completes (ad-hoc), or hold
+ * the user's messages meanwhile (chat). -1 on OOM. */
 static int
 cmd_wait(struct cmd *c, xmlNodePtr iq)
 {
+	if (c->chat)
+		return chatcmd_busy(c->full, reg_chat_answers, c);
 	free(c->iq_id);
 	free(c->iq_to);
 	c->iq_id = strdup(xml_attr(iq, "id") ? xml_attr(iq, "id") : "");
 	c->iq_to = strdup(xml_attr(iq, "to"));
 	return c->iq_id && c->iq_to ? 0 : -1;
-}
-
-static void
-cmd_fail(struct cmd *c, const char *condition, const char *text)
-{
-	route_error_attrs("iq", c->iq_to ? c->iq_to : G.jid, c->full, c->iq_id, NULL, condition,
-	    text);
-	cmd_free(c);
 }
 
 static void
@@ -355,7 +460,7 @@ reg_worker_result(struct worker *w, struct proto_msg *m, void *arg)
 {
 	struct cmd *c = arg;
 	const char *cond = m->v[VALIDATE_RESULT_condition].s;
-	struct buf b = BUF_INIT;
+	struct proto_table rows = { 0 };
 
 	(void)w;
 	if (cond && *cond) {
@@ -372,19 +477,19 @@ reg_worker_result(struct worker *w, struct proto_msg *m, void *arg)
 		send_validate(c, "qr", NULL);
 		return;
 	}
-	if (c->step == S_REG_VALIDATE && G.man.registration_type == 1 &&
-	    !(m->v[VALIDATE_RESULT_flags].u & PROTO_VALIDATE_NO_2FA)) {
-		form_start(&b, "Enter your 2FA code",
-		    "You should have received something via email or SMS, or something");
-		field(&b, "code", "text-single", "Code", 1, NULL);
-		buf_puts(&b, "</field></x>");
-		c->step = S_REG_2FA;
-	} else {
-		prefs_form(&b);
-		c->step = S_REG_PREFS;
+	if (c->step != S_REG_VALIDATE || G.man.registration_type != REGISTRATION_2FA ||
+	    (m->v[VALIDATE_RESULT_flags].u & PROTO_VALIDATE_NO_2FA)) {
+		reg_prefs(c);
+		return;
 	}
-	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
-	buf_free(&b, 0);
+	c->step = S_REG_2FA;
+	if (row_add(&rows, "code", "text-single", "Code", 1, NULL) < 0) {
+		cmd_fail(c, "resource-constraint", "Out of memory");
+		return;
+	}
+	reg_show(c, "Enter your 2FA code",
+	    "You should have received something via email or SMS, or something", &rows, NULL);
+	proto_table_free(&rows);
 }
 
 static void
@@ -410,7 +515,6 @@ static void
 reg_qr_answer(void *arg, const char *condition, const char *text)
 {
 	struct cmd *c = arg;
-	struct buf b = BUF_INIT;
 
 	if (condition) {
 		log_info("adhoc: QR registration of %s refused: %s", c->bare, condition);
@@ -421,10 +525,7 @@ reg_qr_answer(void *arg, const char *condition, const char *text)
 		cmd_fail(c, "resource-constraint", "Out of memory");
 		return;
 	}
-	prefs_form(&b);
-	c->step = S_REG_PREFS;
-	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
-	buf_free(&b, 0);
+	reg_prefs(c);
 }
 
 /* QR_SHOWN (the code is out: the "Flash this" form) or QR_CONFIRM (the module's
@@ -434,6 +535,7 @@ reg_worker_qr(struct worker *w, struct proto_msg *m, void *arg)
 {
 	struct cmd *c = arg;
 	struct buf b = BUF_INIT;
+	struct proto_table rows = { 0 };
 	const char *cond;
 
 	(void)w;
@@ -455,9 +557,18 @@ reg_worker_qr(struct worker *w, struct proto_msg *m, void *arg)
 		cmd_fail(c, cond, m->v[QR_SHOWN_text].s);
 		return;
 	}
-	qrflow_form(&b, m->v[QR_SHOWN_qr_text].s, m->v[QR_SHOWN_url].s);
+	/* A chat dialogue has nothing to ask here: it goes on to the wait at once. */
 	c->step = S_REG_QR;
-	reply(c->full, c->iq_to, c->iq_id, c->node, c->sid, "executing", b.data);
+	if (row_add(&rows, "qr_img", "fixed", NULL, 0, m->v[QR_SHOWN_qr_text].s) < 0 ||
+	    row_add(&rows, "qr_text", "fixed", QRFLOW_LABEL_TEXT, 0, m->v[QR_SHOWN_qr_text].s) < 0 ||
+	    row_add(&rows, "qr_img_url", "fixed", QRFLOW_LABEL_URL, 0, m->v[QR_SHOWN_url].s) < 0) {
+		proto_table_free(&rows);
+		cmd_fail(c, "resource-constraint", "Out of memory");
+		return;
+	}
+	qrflow_form(&b, m->v[QR_SHOWN_qr_text].s, m->v[QR_SHOWN_url].s);
+	reg_show(c, QRFLOW_TITLE, QRFLOW_INSTRUCTIONS, &rows, b.data);
+	proto_table_free(&rows);
 	buf_free(&b, 0);
 }
 
@@ -468,97 +579,126 @@ static const struct register_ops reg_ops = {
 	.qr = reg_worker_qr,
 };
 
+/* The last step answered: store the user, start the session, tell the admins. */
 static void
-reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
+reg_finish(struct cmd *c, xmlNodePtr iq, const struct proto_list *vals)
 {
-	struct proto_list vals = { 0 };
 	struct store_user rec = { 0 };
+	char text[JID_BUF + 32];
 	size_t i;
 
-	if (form_values(x, &vals) < 0) {
-		route_error(iq, NULL, "resource-constraint", "Out of memory");
-		cmd_free(c);
+	if (workers_find(c->bare)) {
+		reg_refuse(c, iq, "modify", "bad-request",
+		    "You are already registered to this gateway. Unregister first.", 1);
 		return;
 	}
+	rec.jid = c->bare;
+	rec.registered = (uint64_t)time(NULL);
+	rec.data = c->data;
+	for (i = 0; i < PROTO_NPREFS; i++)
+		if (proto_kv_set(&rec.preferences, proto_prefs[i].var,
+		    is_true(proto_kv_get(vals, proto_prefs[i].var)) ? "true" : "false") < 0)
+			break;
+	if (i < PROTO_NPREFS || store_put(&rec) < 0 || workers_add_user(&rec, 1) < 0) {
+		store_del(c->bare);
+		proto_list_free(&rec.preferences);
+		reg_refuse(c, iq, NULL, "internal-server-error", "Could not save the registration", 1);
+		return;
+	}
+	proto_list_free(&rec.preferences);
+	log_info("adhoc: %s registered%s", c->bare, c->chat ? " by chat" : "");
+	for (i = 0; i < G.cfg.nadmins; i++) {
+		snprintf(text, sizeof text, "%s has registered", c->bare);
+		route_gateway_message(G.cfg.admins[i], text);
+	}
+	if (c->chat)
+		route_gateway_message(c->full, "Success, welcome!");
+	else
+		reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
+		    "completed", "<note type='info'>Success, welcome!</note>");
+	cmd_free(c);
+}
+
+/* The user answered the current step (iq: the ad-hoc submit; NULL by chat). vals (KV)
+ * may be taken. */
+static void
+reg_step(struct cmd *c, xmlNodePtr iq, struct proto_list *vals)
+{
+	char text[512];
+	const char *code;
+
 	switch (c->step) {
 	case S_REG_FORM:
-		{
-			char text[512];
-			if (register_missing_field(&vals, text, sizeof text)) {
-				route_error(iq, "modify", "not-acceptable", text);
-				goto done;
-			}
+		if (register_missing_field(vals, text, sizeof text)) {
+			reg_refuse(c, iq, "modify", "not-acceptable", text, 0);
+			return;
 		}
 		proto_list_free(&c->data);
-		c->data = vals;
-		memset(&vals, 0, sizeof vals);
+		c->data = *vals;
+		*vals = (struct proto_list){ 0 };
 		if (cmd_wait(c, iq) < 0)
-			goto oom;
+			break;
 		c->step = S_REG_VALIDATE;
 		c->w = workers_spawn_register(&reg_ops, c);
 		if (!c->w || workers_register_for(c->w, c->bare) < 0)
 			cmd_fail(c, "internal-server-error", "Could not start the legacy module");
-		goto done;
-	case S_REG_2FA: {
-		const char *code = proto_kv_get(&vals, "code");
+		return;
+	case S_REG_2FA:
+		code = proto_kv_get(vals, "code");
 		if (!code || !*code) {
-			route_error(iq, "modify", "not-acceptable", "Missing field: 'Code'");
-			goto done;
+			reg_refuse(c, iq, "modify", "not-acceptable", "Missing field: 'Code'", 0);
+			return;
 		}
 		if (cmd_wait(c, iq) < 0)
-			goto oom;
+			break;
 		c->step = S_REG_2FA_CHECK;
-		send_validate(c, "2fa", &vals);
-		goto done;
-	}
+		send_validate(c, "2fa", vals);
+		return;
 	case S_REG_QR:
 		/* slidge's Register.qr: the code was flashed (or not) on the legacy side. */
 		if (cmd_wait(c, iq) < 0)
-			goto oom;
+			break;
 		c->step = S_REG_QR_WAIT;
 		qrflow_wait(&c->qr, reg_qr_answer, c);
-		goto done;
+		return;
 	case S_REG_PREFS:
-		if (workers_find(c->bare)) {
-			route_error(iq, "modify", "bad-request",
-			    "You are already registered to this gateway. Unregister first.");
-			cmd_free(c);
-			goto done;
-		}
-		rec.jid = c->bare;
-		rec.registered = (uint64_t)time(NULL);
-		rec.data = c->data;
-		proto_kv_set(&rec.preferences, "sync_presence",
-		    is_true(proto_kv_get(&vals, "sync_presence")) ? "true" : "false");
-		proto_kv_set(&rec.preferences, "sync_avatar",
-		    is_true(proto_kv_get(&vals, "sync_avatar")) ? "true" : "false");
-		if (store_put(&rec) < 0 || workers_add_user(&rec, 1) < 0) {
-			store_del(c->bare);
-			proto_list_free(&rec.preferences);
-			route_error(iq, NULL, "internal-server-error", "Could not save the registration");
-			cmd_free(c);
-			goto done;
-		}
-		proto_list_free(&rec.preferences);
-		log_info("adhoc: %s registered", c->bare);
-		for (i = 0; i < G.cfg.nadmins; i++) {
-			char text[JID_BUF + 32];
-			snprintf(text, sizeof text, "%s has registered", c->bare);
-			route_gateway_message(G.cfg.admins[i], text);
-		}
-		reply(xml_attr(iq, "from"), xml_attr(iq, "to"), xml_attr(iq, "id"), c->node, c->sid,
-		    "completed", "<note type='info'>Success, welcome!</note>");
-		cmd_free(c);
-		goto done;
+		reg_finish(c, iq, vals);
+		return;
 	default:
-		route_error(iq, "modify", "bad-request", "This step is still running; wait for its answer");
-		goto done;
+		reg_refuse(c, iq, "modify", "bad-request",
+		    "This step is still running; wait for its answer", 0);
+		return;
 	}
-oom:
-	route_error(iq, NULL, "resource-constraint", "Out of memory");
-	cmd_free(c);
-done:
+	reg_refuse(c, iq, NULL, "resource-constraint", "Out of memory", 1);
+}
+
+static void
+reg_submit(struct cmd *c, xmlNodePtr iq, xmlNodePtr x)
+{
+	struct proto_list vals = { 0 };
+	size_t i;
+
+	if (form_values(x, &vals) < 0)
+		reg_refuse(c, iq, NULL, "resource-constraint", "Out of memory", 1);
+	else
+		reg_step(c, iq, &vals);
+	for (i = 0; i < vals.n; i++)
+		explicit_bzero(vals.v[i], strlen(vals.v[i]));
 	proto_list_free(&vals);
+}
+
+void
+adhoc_chat_register(const char *full, const char *bare)
+{
+	struct cmd *c;
+
+	if ((c = cmd_new(NODE_REGISTER, bare, full)) == NULL) {
+		chat_error(full, "Out of memory");
+		return;
+	}
+	c->chat = 1;
+	log_info("adhoc: %s registers by chat", bare);
+	reg_start(c);
 }
 
 /* ---- administration ---------------------------------------------------------------- */
@@ -817,7 +957,12 @@ adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare)
 			route_error(iq, NULL, "resource-constraint", "Out of memory");
 			return;
 		}
-		reg_form(c, iq);
+		if (cmd_wait(c, iq) < 0) {
+			route_error(iq, NULL, "resource-constraint", "Out of memory");
+			cmd_free(c);
+			return;
+		}
+		reg_start(c);
 		return;
 	}
 	if (!strcmp(node, NODE_INFO)) {
@@ -840,4 +985,14 @@ adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare)
 	if (chatcmd_adhoc_check(iq, node, bare))
 		return;
 	route_error(iq, "cancel", "item-not-found", "No such command");
+}
+
+void
+adhoc_free(void)
+{
+	/* At shutdown the workers are gone already: nothing to stop. */
+	while (cmds != NULL) {
+		cmds->w = NULL;
+		cmd_free(cmds);
+	}
 }

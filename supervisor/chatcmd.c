@@ -22,6 +22,7 @@
 #include "xml.h"
 
 #define INPUT_TIMEOUT 60.0     /* slidge's input(); env SLIDGE_INPUT_TIMEOUT */
+#define NS_RECEIPTS "urn:xmpp:receipts"
 #define NODE_PREFIX PROTO_CMD_NODE_PREFIX
 
 /* A command as both sides list them. */
@@ -29,6 +30,7 @@ struct row {
 	const char *node, *name, *keyword;
 	int access;
 	const char *category, *help;
+	int session;     /* a session's command (COMMANDS), not slidged's own */
 };
 
 enum { A_ADMIN_ONLY, A_USER, A_USER_LOGGED, A_USER_NON_LOGGED, A_NON_USER, A_ANY };
@@ -36,15 +38,15 @@ enum { A_ADMIN_ONLY, A_USER, A_USER_LOGGED, A_USER_NON_LOGGED, A_NON_USER, A_ANY
 /* slidged's own commands (adhoc.c runs them as XEP-0050, this file by chat). */
 static const struct row own[] = {
 	{ "jabber:iq:register", "📝 Register to the gateway", "register", A_NON_USER, "",
-	  "Register to the gateway" },
+	  "Register to the gateway", 0 },
 	{ NODE_PREFIX "admin/info", "Get info about the component", "info", A_ANY, "admin",
-	  "Get information about the gateway" },
+	  "Get information about the gateway", 0 },
 	{ NODE_PREFIX "admin/list_users", "List registered users", "list_users", A_ADMIN_ONLY,
-	  "admin", "List the users registered to this gateway" },
+	  "admin", "List the users registered to this gateway", 0 },
 	{ NODE_PREFIX "admin/delete_user", "Delete a user", "delete_user", A_ADMIN_ONLY,
-	  "admin", "Unregister a user from the gateway" },
+	  "admin", "Unregister a user from the gateway", 0 },
 	{ NODE_PREFIX "admin/loglevel", "Change the verbosity of the logs", "loglevel",
-	  A_ADMIN_ONLY, "admin", "Set the logging level" },
+	  A_ADMIN_ONLY, "admin", "Set the logging level", 0 },
 };
 #define NOWN (sizeof own / sizeof own[0])
 
@@ -59,8 +61,10 @@ static const struct {
 
 static struct proto_table session_cmds;   /* the last COMMANDS table */
 
-/* A dialogue slidged runs by chat (delete_user, loglevel). */
-enum dstep { D_DELETE_JID, D_DELETE_CONFIRM, D_LOGLEVEL };
+/* A dialogue slidged runs by chat: delete_user, loglevel, and the forms of the
+ * registration command (adhoc.c runs the command; D_FORM plays one of its forms, D_BUSY
+ * holds the user's messages while the module checks a step). */
+enum dstep { D_DELETE_JID, D_DELETE_CONFIRM, D_LOGLEVEL, D_FORM, D_BUSY };
 
 struct dialogue {
 	struct dialogue *next;
@@ -68,6 +72,12 @@ struct dialogue {
 	enum dstep step;
 	char victim[JID_BUF];
 	ev_timer timer;
+	/* D_FORM, D_BUSY */
+	struct proto_table fields;   /* rows as PROTO_FIELD_* */
+	size_t ask;                  /* the field asked */
+	struct proto_list answers;   /* KV; may hold a password */
+	chatcmd_form_cb *cb;
+	void *arg;
 };
 
 static struct dialogue *dialogues;
@@ -88,6 +98,7 @@ row_nth(size_t i, struct row *r)
 	if (i >= session_cmds.n)
 		return -1;
 	l = &session_cmds.rows[i];
+	r->session = 1;
 	r->node = l->v[PROTO_CMD_NODE];
 	r->name = l->v[PROTO_CMD_NAME];
 	r->keyword = l->v[PROTO_CMD_KEYWORD];
@@ -125,6 +136,11 @@ row_access(const struct row *r, const char *bare, const char **cond, const char 
 		return -1;
 	}
 	*cond = "forbidden";
+	/* A session's command runs in the session: an admin or anyone needs one too. */
+	if (r->session && u == NULL && (r->access == A_ADMIN_ONLY || r->access == A_ANY)) {
+		*text = "This is only available for users that are registered to this gateway";
+		return -1;
+	}
 	switch (r->access) {
 	case A_ADMIN_ONLY:
 		*cond = "not-authorized";
@@ -298,6 +314,43 @@ help(const char *to, const char *bare, const char *id, const char *arg)
 /* ---- dialogues --------------------------------------------------------------------- */
 
 static void
+kv_wipe_free(struct proto_list *kv)
+{
+	size_t i;
+
+	for (i = 0; i < kv->n; i++)
+		explicit_bzero(kv->v[i], strlen(kv->v[i]));
+	proto_list_free(kv);
+	*kv = (struct proto_list){ 0 };
+}
+
+static void
+form_clear(struct dialogue *d)
+{
+	proto_table_free(&d->fields);
+	d->fields = (struct proto_table){ 0 };
+	kv_wipe_free(&d->answers);
+	d->ask = 0;
+	d->cb = NULL;
+	d->arg = NULL;
+}
+
+static void dialogue_free(struct dialogue *d);
+
+/* End d and tell its owner (a form of adhoc.c) that the user left: last, since the
+ * owner frees what arg points to. */
+static void
+dialogue_end(struct dialogue *d)
+{
+	chatcmd_form_cb *cb = d->cb;
+	void *arg = d->arg;
+
+	dialogue_free(d);
+	if (cb != NULL)
+		cb(arg, NULL);
+}
+
+static void
 dialogue_free(struct dialogue *d)
 {
 	struct dialogue **pp;
@@ -308,6 +361,7 @@ dialogue_free(struct dialogue *d)
 			break;
 		}
 	ev_timer_stop(G.loop, &d->timer);
+	form_clear(d);
 	free(d);
 }
 
@@ -319,7 +373,7 @@ dialogue_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	say(d->full, "You took too much time to reply");
-	dialogue_free(d);
+	dialogue_end(d);
 }
 
 static double
@@ -344,16 +398,19 @@ dialogue_find(const char *bare)
 	return NULL;
 }
 
-/* Ask question and wait for bare's next message. */
-static void
-dialogue_ask(const char *full, const char *bare, enum dstep step, const char *question)
+/* The dialogue of full's bare JID, new if there is none; NULL on OOM. */
+static struct dialogue *
+dialogue_get(const char *full)
 {
-	struct dialogue *d = dialogue_find(bare);
+	char bare[JID_BUF];
+	struct dialogue *d;
 
-	if (d == NULL) {
+	if (jid_to_bare(full, bare, sizeof bare) < 0)
+		return NULL;
+	if ((d = dialogue_find(bare)) == NULL) {
 		if ((d = calloc(1, sizeof *d)) == NULL) {
 			log_error("chatcmd: out of memory");
-			return;
+			return NULL;
 		}
 		snprintf(d->bare, sizeof d->bare, "%s", bare);
 		d->next = dialogues;
@@ -361,11 +418,235 @@ dialogue_ask(const char *full, const char *bare, enum dstep step, const char *qu
 		ev_timer_init(&d->timer, dialogue_timeout, input_timeout(), 0.);
 	}
 	snprintf(d->full, sizeof d->full, "%s", full);
-	d->step = step;
+	return d;
+}
+
+/* Wait for the user's answer for at most input_timeout(). */
+static void
+dialogue_wait(struct dialogue *d)
+{
 	ev_timer_stop(G.loop, &d->timer);
 	ev_timer_set(&d->timer, input_timeout(), 0.);
 	ev_timer_start(G.loop, &d->timer);
+}
+
+/* Ask question and wait for bare's next message. */
+static void
+dialogue_ask(const char *full, const char *bare, enum dstep step, const char *question)
+{
+	struct dialogue *d = dialogue_get(full);
+
+	(void)bare;
+	if (d == NULL)
+		return;
+	d->step = step;
+	dialogue_wait(d);
 	say(full, question);
+}
+
+/* ---- forms played by chat (slidge's chat_command.py) ---------------------------------- */
+
+/* value percent-encoded for the query part of an xmpp: URI. */
+static void
+put_uri_value(struct buf *b, const char *value)
+{
+	for (; *value != '\0'; value++) {
+		if (isalnum((unsigned char)*value) || strchr("-._~@/:", *value) != NULL)
+			buf_printf(b, "%c", *value);
+		else
+			buf_printf(b, "%%%02X", (unsigned char)*value);
+	}
+}
+
+static void
+link_line(struct buf *b, const char *label, const char *value)
+{
+	buf_printf(b, "%s: xmpp:%s?message;body=", label, G.jid);
+	put_uri_value(b, value);
+	buf_puts(b, "\n");
+}
+
+static const char *
+row_label(const struct proto_list *f)
+{
+	return *f->v[PROTO_FIELD_LABEL] ? f->v[PROTO_FIELD_LABEL] : f->v[PROTO_FIELD_VAR];
+}
+
+static int
+row_is(const struct proto_list *f, const char *type)
+{
+	return strcmp(f->v[PROTO_FIELD_TYPE], type) == 0;
+}
+
+/* Ask the next field, or hand the answers to the owner once all are in. */
+static void
+form_next(struct dialogue *d)
+{
+	struct buf b = BUF_INIT;
+	struct proto_list answers;
+	const struct proto_list *f = NULL;
+	chatcmd_form_cb *cb;
+	void *arg;
+	size_t j;
+
+	for (; d->ask < d->fields.n; d->ask++) {
+		f = &d->fields.rows[d->ask];
+		if (row_is(f, "fixed")) {
+			/* a field without a label is shown otherwise (the QR code's image) */
+			if (*f->v[PROTO_FIELD_LABEL] != '\0') {
+				buf_printf(&b, "%s: %s", f->v[PROTO_FIELD_LABEL], f->v[PROTO_FIELD_VALUE]);
+				say(d->full, b.data);
+				buf_free(&b, 0);
+				b = (struct buf)BUF_INIT;
+			}
+		} else if (row_is(f, "hidden")) {
+			if (proto_kv_set(&d->answers, f->v[PROTO_FIELD_VAR], f->v[PROTO_FIELD_VALUE]) < 0)
+				goto oom;
+		} else {
+			break;
+		}
+	}
+	if (d->ask == d->fields.n) {
+		answers = d->answers;
+		d->answers = (struct proto_list){ 0 };
+		cb = d->cb;
+		arg = d->arg;
+		d->cb = NULL;
+		dialogue_free(d);
+		cb(arg, &answers);
+		kv_wipe_free(&answers);
+		return;
+	}
+	if (strstr(f->v[PROTO_FIELD_TYPE], "multi") != NULL)
+		buf_puts(&b, "Several values are allowed: one per line (a single space for none)\n");
+	for (j = PROTO_FIELD_OPTIONS; j + 1 < f->n; j += 2)
+		link_line(&b, f->v[j + 1], f->v[j]);
+	if (row_is(f, "boolean")) {
+		link_line(&b, "yes", "yes");
+		link_line(&b, "no", "no");
+	}
+	if (*f->v[PROTO_FIELD_VALUE] != '\0' && !row_is(f, "text-private"))
+		buf_printf(&b, "Default: %s\n", f->v[PROTO_FIELD_VALUE]);
+	buf_printf(&b, "%s? (or 'abort')", row_label(f));
+	d->step = D_FORM;
+	dialogue_wait(d);
+	say(d->full, b.data);
+	buf_free(&b, 0);
+	return;
+oom:
+	say(d->full, "Error: Out of memory");
+	dialogue_end(d);
+}
+
+static int
+is_option(const struct proto_list *f, const char *v)
+{
+	size_t j;
+
+	for (j = PROTO_FIELD_OPTIONS; j + 1 < f->n; j += 2)
+		if (strcmp(f->v[j], v) == 0)
+			return 1;
+	return 0;
+}
+
+/* The answer to the field asked (slidge's FormField.validate on the answer). */
+static void
+form_answer(struct dialogue *d, const char *answer)
+{
+	const struct proto_list *f = &d->fields.rows[d->ask];
+	struct buf b = BUF_INIT;
+	char *v = NULL, *p;
+
+	if (row_is(f, "boolean")) {
+		answer = tolower((unsigned char)answer[0]) == 'y' || strcmp(answer, "1") == 0 ||
+		    strcasecmp(answer, "true") == 0 ? "true" : "false";
+	} else if (row_is(f, "list-single") && !is_option(f, answer)) {
+		buf_printf(&b, "Error: Not a valid option: '%s'", answer);
+		goto refuse;
+	}
+	if ((v = strdup(strcmp(answer, " ") == 0 ? "" : answer)) == NULL) {
+		buf_puts(&b, "Error: Out of memory");
+		goto refuse;
+	}
+	if (strstr(f->v[PROTO_FIELD_TYPE], "multi") != NULL)
+		for (p = v; *p != '\0'; p++)
+			if (*p == ' ')
+				*p = '\n';
+	if (*v == '\0' && strcmp(f->v[PROTO_FIELD_REQUIRED], "1") == 0) {
+		buf_printf(&b, "Error: Missing field: '%s'", row_label(f));
+		goto refuse;
+	}
+	if (proto_kv_set(&d->answers, f->v[PROTO_FIELD_VAR], v) < 0) {
+		buf_puts(&b, "Error: Out of memory");
+		goto refuse;
+	}
+	explicit_bzero(v, strlen(v));
+	free(v);
+	d->ask++;
+	form_next(d);
+	return;
+refuse:
+	if (v != NULL) {
+		explicit_bzero(v, strlen(v));
+		free(v);
+	}
+	say(d->full, b.data);
+	buf_free(&b, 0);
+	dialogue_end(d);
+}
+
+int
+chatcmd_form(const char *full, const char *title, const char *instructions,
+    const struct proto_table *fields, chatcmd_form_cb *cb, void *arg)
+{
+	struct dialogue *d = dialogue_get(full);
+	size_t i;
+
+	if (d == NULL)
+		return -1;
+	form_clear(d);
+	for (i = 0; i < fields->n; i++)
+		if (fields->rows[i].n < PROTO_FIELD_OPTIONS ||
+		    proto_table_add(&d->fields, &fields->rows[i]) < 0) {
+			dialogue_free(d);
+			return -1;
+		}
+	d->cb = cb;
+	d->arg = arg;
+	d->step = D_FORM;
+	if (title != NULL && *title != '\0')
+		say(full, title);
+	if (instructions != NULL && *instructions != '\0')
+		say(full, instructions);
+	form_next(d);
+	return 0;
+}
+
+int
+chatcmd_busy(const char *full, chatcmd_form_cb *cb, void *arg)
+{
+	struct dialogue *d = dialogue_get(full);
+
+	if (d == NULL)
+		return -1;
+	form_clear(d);
+	d->cb = cb;
+	d->arg = arg;
+	d->step = D_BUSY;
+	ev_timer_stop(G.loop, &d->timer);
+	return 0;
+}
+
+void
+chatcmd_forget(void *arg)
+{
+	struct dialogue *d, *next;
+
+	for (d = dialogues; d != NULL; d = next) {
+		next = d->next;
+		if (d->cb != NULL && d->arg == arg)
+			dialogue_free(d);
+	}
 }
 
 static void
@@ -384,10 +665,16 @@ dialogue_answer(struct dialogue *d, const char *answer)
 
 	if (strcasecmp(answer, "abort") == 0) {
 		say(d->full, "Command aborted");
-		dialogue_free(d);
+		dialogue_end(d);
 		return;
 	}
 	switch (d->step) {
+	case D_FORM:
+		form_answer(d, answer);
+		return;
+	case D_BUSY:
+		say(d->full, "This step is still running; wait for its answer (or 'abort')");
+		return;
 	case D_DELETE_JID:
 		if (jid_to_bare(answer, bare, sizeof bare) < 0) {
 			say(d->full, "Error: Not a valid JID");
@@ -462,8 +749,7 @@ run_own(const struct row *r, const char *full, const char *bare)
 		    "'abort')", G.jid, G.jid, G.jid, log_level_name(log_get_level()));
 		dialogue_ask(full, bare, D_LOGLEVEL, b.data);
 	} else if (strcmp(r->keyword, "register") == 0) {
-		say(full, "Registration by chat is not available: use your client's "
-		    "registration (XEP-0077) or the ad-hoc command 'Register to the gateway'.");
+		adhoc_chat_register(full, bare);
 	}
 	buf_free(&b, 0);
 }
@@ -513,6 +799,29 @@ chatcmd_message(const char *full, const char *id, const char *body)
 	not_found(full, id, word);
 }
 
+/* XEP-0184: slidge acks command messages that ask for it. */
+static void
+receipt(xmlNodePtr st)
+{
+	const char *id = xml_attr(st, "id"), *type = xml_attr(st, "type");
+	struct buf b = BUF_INIT;
+
+	if (id == NULL || *id == '\0' || xml_child(st, "request", NS_RECEIPTS) == NULL)
+		return;
+	buf_puts(&b, "<message type='");
+	buf_puts(&b, type != NULL && strcmp(type, "normal") == 0 ? "normal" : "chat");
+	buf_puts(&b, "' from='");
+	buf_put_xml_escaped(&b, G.jid);
+	buf_puts(&b, "' to='");
+	buf_put_xml_escaped(&b, xml_attr(st, "from"));
+	buf_puts(&b, "'><received xmlns='" NS_RECEIPTS "' id='");
+	buf_put_xml_escaped(&b, id);
+	buf_puts(&b, "'/></message>");
+	if (b.data != NULL && component_send(b.data, b.len) < 0)
+		log_warn("chatcmd: a receipt could not be queued");
+	buf_free(&b, 0);
+}
+
 int
 chatcmd_stanza(xmlNodePtr st)
 {
@@ -526,8 +835,10 @@ chatcmd_stanza(xmlNodePtr st)
 		return 0;
 	if ((body = xml_text(bn)) == NULL)
 		return 0;
-	if (*body != '\0')
+	if (*body != '\0') {
+		receipt(st);
 		chatcmd_message(from, xml_attr(st, "id"), body);
+	}
 	free(body);
 	return 1;
 }
@@ -535,13 +846,17 @@ chatcmd_stanza(xmlNodePtr st)
 void
 chatcmd_worker_frame(struct user *u, struct proto_msg *m)
 {
-	const char *bare = workers_user_jid(u);
+	const char *bare;
 	char from[JID_BUF];
 
-	switch (m->type) {
-	case PROTO_COMMANDS:
+	if (m->type == PROTO_COMMANDS) {
 		chatcmd_set_table(&m->v[COMMANDS_commands].table);
-		break;
+		return;
+	}
+	if (u == NULL)
+		return;
+	bare = workers_user_jid(u);
+	switch (m->type) {
 	case PROTO_CHAT_COMMAND:
 		/* A worker speaks only for its own user. */
 		if (jid_to_bare(m->v[CHAT_COMMAND_from].s, from, sizeof from) < 0 ||

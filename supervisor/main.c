@@ -233,6 +233,9 @@ main(int argc, char **argv)
 	ev_run(G.loop, 0);
 
 	log_info("slidged stopped");
+	/* The commands and dialogues in progress (their workers are gone). */
+	adhoc_free();
+	chatcmd_free();
 	store_close();
 	manifest_clear(&G.man);
 	config_free(&G.cfg);

@@ -63,11 +63,11 @@ fixed_field(struct buf *b, const char *var, const char *label, const char *value
 void
 qrflow_form(struct buf *b, const char *qr_text, const char *url)
 {
-	buf_puts(b, "<x xmlns='" NS_DATA "' type='form'><title>Flash this</title>"
-	    "<instructions>Flash this QR in the appropriate place</instructions>");
+	buf_puts(b, "<x xmlns='" NS_DATA "' type='form'><title>" QRFLOW_TITLE "</title>"
+	    "<instructions>" QRFLOW_INSTRUCTIONS "</instructions>");
 	fixed_field(b, "qr_img", NULL, qr_text, url);
-	fixed_field(b, "qr_text", "Text encoded in the QR code", qr_text, NULL);
-	fixed_field(b, "qr_img_url", "URL of the QR code image", url, NULL);
+	fixed_field(b, "qr_text", QRFLOW_LABEL_TEXT, qr_text, NULL);
+	fixed_field(b, "qr_img_url", QRFLOW_LABEL_URL, url, NULL);
 	buf_puts(b, "</x>");
 }
 

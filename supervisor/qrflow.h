@@ -16,6 +16,13 @@
 /* MANIFEST.registration_type of a QR code flow (legacy.h's SLIDGE_QRCODE). */
 #define REGISTRATION_QRCODE 2
 
+/* The "Flash this" form (slidge's Register.qr). adhoc.c plays it by chat with the same
+ * texts. */
+#define QRFLOW_TITLE "Flash this"
+#define QRFLOW_INSTRUCTIONS "Flash this QR in the appropriate place"
+#define QRFLOW_LABEL_TEXT "Text encoded in the QR code"
+#define QRFLOW_LABEL_URL "URL of the QR code image"
+
 /* condition NULL: the code was flashed (data to merge: qrflow.data); otherwise why the
  * registration is refused, as an XMPP error condition and a human text. */
 typedef void qrflow_cb(void *arg, const char *condition, const char *text);

@@ -130,6 +130,11 @@ void adhoc_iq(xmlNodePtr iq, xmlNodePtr command, const char *bare);
 int adhoc_is_admin(const char *bare);
 /* The info command's text into b. */
 void adhoc_info_text(struct buf *b);
+/* The chat command "register" of full (allowed and not registered): the registration
+ * command played as a dialogue (chatcmd_form). */
+void adhoc_chat_register(const char *full, const char *bare);
+/* Forget every command in progress (shutdown, after the workers are gone). */
+void adhoc_free(void);
 
 /* ---- chatcmd.c: the session's command table, chat commands slidged answers -------- */
 
@@ -141,8 +146,22 @@ int chatcmd_adhoc_check(xmlNodePtr iq, const char *node, const char *bare);
 /* A message to the gateway's bare JID from someone without a session: 1 if it was a
  * chat command (answered). */
 int chatcmd_stanza(xmlNodePtr st);
-/* COMMANDS, CHAT_COMMAND, UNREGISTER, PREFERENCES from u's session worker. */
+/* COMMANDS (from any worker past its MANIFEST: u may be NULL), CHAT_COMMAND,
+ * UNREGISTER, PREFERENCES (from u's session worker). */
 void chatcmd_worker_frame(struct user *u, struct proto_msg *m);
+/* The answers of a form played by chat (KV; the callee may take them), or NULL if the
+ * user aborted, gave a wrong answer or did not answer in time (they were told). */
+typedef void chatcmd_form_cb(void *arg, struct proto_list *answers);
+/* Play a form (rows as PROTO_FIELD_*, copied) to full as slidge's chat dialogue: title
+ * and instructions as messages, fixed fields as "label: value", then one question per
+ * other field; cb exactly once, maybe now. -1 on OOM (cb not called). */
+int chatcmd_form(const char *full, const char *title, const char *instructions,
+    const struct proto_table *fields, chatcmd_form_cb *cb, void *arg);
+/* full waits for a step checked elsewhere (the module): their messages are not commands
+ * meanwhile; "abort" calls cb with NULL. -1 on OOM. */
+int chatcmd_busy(const char *full, chatcmd_form_cb *cb, void *arg);
+/* Forget the dialogue held for arg, if any; its cb is not called. */
+void chatcmd_forget(void *arg);
 /* Forget the dialogues and the table (shutdown). */
 void chatcmd_free(void);
 

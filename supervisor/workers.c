@@ -779,8 +779,12 @@ static void
 session_manifest(struct worker *w)
 {
 	struct user *u = w->u;
-	struct proto_val v[START__NFIELDS] = { 0 };
+	struct proto_val v[START__NFIELDS] = { 0 }, a[USER_ADMIN__NFIELDS] = { 0 };
 
+	/* The worker checks the module's ADMIN_ONLY commands run by chat (commands.def). */
+	a[USER_ADMIN_admin].u = (uint64_t)adhoc_is_admin(u->rec.jid);
+	if (workers_send(w, PROTO_USER_ADMIN, a) < 0)
+		return;
 	v[START_user_jid].s = u->rec.jid;
 	v[START_component_jid].s = G.jid;
 	v[START_data].list = u->rec.data;
@@ -835,9 +839,10 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		}
 		if (!G.man.ok)
 			manifest_take(&G.man, m);
+		/* A register worker stopped early (the user gave up): its owner is gone. */
 		if (w->role == ROLE_SESSION)
 			session_manifest(w);
-		else if (w->ops && w->ops->manifest)
+		else if (w->ops && w->ops->manifest && !w->stopping)
 			w->ops->manifest(w, w->arg);
 		return;
 	case PROTO_ACK: {
@@ -907,7 +912,7 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		if (w->role != ROLE_REGISTER || !w->manifest)
 			break;
 		w->answered = 1;
-		if (w->ops && w->ops->result)
+		if (w->ops && w->ops->result && !w->stopping)
 			w->ops->result(w, m, w->arg);
 		return;
 	case PROTO_QR_SHOWN:
@@ -916,7 +921,8 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		if (w->role != ROLE_REGISTER || !w->manifest || !w->ops || !w->ops->qr)
 			break;
 		w->answered = m->type == PROTO_QR_CONFIRM;
-		w->ops->qr(w, m, w->arg);
+		if (!w->stopping)
+			w->ops->qr(w, m, w->arg);
 		return;
 	case PROTO_DATA_UPDATE:
 		if (w->role != ROLE_SESSION || !u)
@@ -929,8 +935,12 @@ w_msg(struct chan *c, struct proto_msg *m, void *arg)
 		return;
 	case PROTO_PONG:
 		return;
-	case PROTO_COMMANDS:       /* commands (chatcmd.c) */
-	case PROTO_CHAT_COMMAND:
+	case PROTO_COMMANDS:       /* from any worker past its MANIFEST (chatcmd.c) */
+		if (!w->manifest)
+			break;
+		chatcmd_worker_frame(u, m);
+		return;
+	case PROTO_CHAT_COMMAND:   /* commands (chatcmd.c) */
 	case PROTO_UNREGISTER:
 	case PROTO_PREFERENCES:
 		if (w->role != ROLE_SESSION || !u)

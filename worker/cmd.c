@@ -67,6 +67,7 @@ struct slidge_cmd {
 
 static struct slidge_cmd *cmds;
 static unsigned long long serial;
+static int user_is_admin;          /* USER_ADMIN from slidged */
 
 static struct {
 	void (*cb)(struct slidge_session *, const char *, void *);
@@ -132,19 +133,18 @@ category_of_node(const char *node)
 }
 
 /* slidge's Command.raise_if_not_authorized for a registered user of this session: 0,
- * or -1 with the error. Administrators are known to slidged only: it checks ad-hoc
- * ADMIN_ONLY commands before they get here; by chat they are refused. */
+ * or -1 with the error. slidged says whether the user is an admin (USER_ADMIN, before
+ * START); it checks ad-hoc ADMIN_ONLY commands too before they get here. */
 static int
 cmd_access(const struct slidge_command *k, enum cmd_fe fe, const char **cond,
     const char **text)
 {
 	switch (k->access) {
 	case SLIDGE_ACCESS_ADMIN_ONLY:
-		if (fe == FE_ADHOC)
+		if (user_is_admin)
 			return 0;
 		*cond = SLIDGE_NOT_AUTHORIZED;
-		*text = "Administration commands of the legacy module are only available as "
-		    "ad-hoc commands";
+		*text = "This command is for administrators only";
 		return -1;
 	case SLIDGE_ACCESS_NON_USER:
 		*cond = SLIDGE_BAD_REQUEST;
@@ -169,13 +169,20 @@ cmd_access(const struct slidge_command *k, enum cmd_fe fe, const char **cond,
 }
 
 void
-cmd_session_start(void)
+cmd_user_admin(struct proto_msg *m)
+{
+	user_is_admin = m->v[USER_ADMIN_admin].u != 0;
+}
+
+int
+cmd_send_table(void)
 {
 	struct proto_val v[COMMANDS__NFIELDS] = { 0 };
 	const struct slidge_command *k;
 	struct proto_list row = { 0 };
 	char access[8];
 	size_t i;
+	int rc;
 
 	for (i = 0; (k = cmd_nth(i)) != NULL; i++) {
 		if (k->node == NULL || k->run == NULL) {
@@ -194,8 +201,9 @@ cmd_session_start(void)
 		proto_list_free(&row);
 		row = (struct proto_list){ 0 };
 	}
-	worker_send(PROTO_COMMANDS, v);
+	rc = worker_send(PROTO_COMMANDS, v);
 	proto_table_free(&v[COMMANDS_commands].table);
+	return rc;
 }
 
 /* ---- fields: copies, validation ----------------------------------------------- */

@@ -16,8 +16,12 @@
 #define CMD_INPUT_TIMEOUT 60.0     /* slidge's input() timeout; env SLIDGE_INPUT_TIMEOUT */
 
 /* cmd.c */
-/* Tell slidged the commands this session serves (a COMMANDS frame). */
-void cmd_session_start(void);
+/* Tell slidged the commands a session serves (a COMMANDS frame), right after the
+ * MANIFEST in every role: slidged knows them from its first worker on. -1 if the frame
+ * could not be queued. */
+int cmd_send_table(void);
+/* USER_ADMIN: whether the user is one of the gateway's admins (for ADMIN_ONLY). */
+void cmd_user_admin(struct proto_msg *m);
 /* An iq set with a <command xmlns='http://jabber.org/protocol/commands'/> to the gateway.
  * DEFERRED until the step answers. */
 enum inbound_result cmd_adhoc_iq(struct inbound *in, xmlNodePtr command);
@@ -31,6 +35,10 @@ void cmd_free_all(void);
 
 /* cmd_builtin.c: the core's session commands, ended by name == NULL. */
 extern const struct slidge_command cmd_builtins[];
+/* 1 once the user confirmed the unregister command: the teardown then leaves out
+ * XEP-0100's unavailable/unsubscribe/unsubscribed of the gateway (slidge sends those
+ * on the in-band unregistration only). */
+int cmd_unregistered_by_command(void);
 
 /* session.c: run login() again (the re-login command); cb gets NULL and the status text
  * on success, or the failure text. */

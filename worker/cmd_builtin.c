@@ -17,6 +17,14 @@
 
 /* ---- unregister ---------------------------------------------------------------- */
 
+static int unregistered;
+
+int
+cmd_unregistered_by_command(void)
+{
+	return unregistered;
+}
+
 static void
 unregister_yes(struct slidge_session *s, struct slidge_cmd *c, void *arg)
 {
@@ -28,6 +36,7 @@ unregister_yes(struct slidge_session *s, struct slidge_cmd *c, void *arg)
 	 * first: slidged stops this worker as soon as it reads the frame. */
 	session_gateway_status("You are not registered to this gateway anymore.", "dnd");
 	slidge_cmd_text(c, "You are not registered anymore. Bye!");
+	unregistered = 1;
 	v[UNREGISTER_reason].s = "unregister command";
 	worker_send(PROTO_UNREGISTER, v);
 }
@@ -46,8 +55,6 @@ unregister_run(struct slidge_session *s, struct slidge_cmd *c, const char *const
 
 /* ---- preferences --------------------------------------------------------------- */
 
-static const char *const pref_vars[] = { "sync_presence", "sync_avatar" };
-
 static void
 preferences_saved(struct slidge_session *s, struct slidge_cmd *c,
     const struct slidge_form *values, void *arg)
@@ -58,10 +65,10 @@ preferences_saved(struct slidge_session *s, struct slidge_cmd *c,
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < sizeof pref_vars / sizeof pref_vars[0]; i++) {
-		if ((val = slidge_form_get(values, pref_vars[i])) == NULL)
+	for (i = 0; i < PROTO_NPREFS; i++) {
+		if ((val = slidge_form_get(values, proto_prefs[i].var)) == NULL)
 			continue;
-		if (proto_kv_set(&s->prefs, pref_vars[i], val) < 0) {
+		if (proto_kv_set(&s->prefs, proto_prefs[i].var, val) < 0) {
 			slidge_cmd_error(c, SLIDGE_INTERNAL_SERVER_ERROR, "Out of memory");
 			return;
 		}
@@ -74,31 +81,33 @@ preferences_saved(struct slidge_session *s, struct slidge_cmd *c,
 }
 
 static const char *
-pref_current(struct slidge_session *s, const char *var)
+pref_current(struct slidge_session *s, const struct proto_pref *p)
 {
-	const char *v = proto_kv_get(&s->prefs, var);
+	const char *v = proto_kv_get(&s->prefs, p->var);
 
-	/* slidge's PREFERENCES default to true (in-band registration stores none) */
+	/* in-band registration stores none: slidge's defaults */
 	if (v == NULL)
-		return "true";
+		return p->value;
 	return strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ? "true" : "false";
 }
 
+/* slidge's Preferences command: PREFERENCES (commands.h, as the last step of the
+ * registration command in slidged), pre-filled with the user's. */
 static void
 preferences_run(struct slidge_session *s, struct slidge_cmd *c, const char *const *args)
 {
-	struct slidge_form_field f[3] = {
-		{ .var = "sync_presence", .type = "boolean", .required = 1,
-		  .label = "Propagate your XMPP presence to the legacy network." },
-		{ .var = "sync_avatar", .type = "boolean", .required = 1,
-		  .label = "Propagate your XMPP avatar to the legacy network." },
-		{ 0 },
-	};
+	struct slidge_form_field f[PROTO_NPREFS + 1] = { { 0 } };
+	size_t i;
 
-	f[0].value = pref_current(s, "sync_presence");
-	f[1].value = pref_current(s, "sync_avatar");
-	slidge_cmd_form(c, "Preferences", "Customize the gateway behaviour to your liking", f,
-	    preferences_saved, NULL);
+	for (i = 0; i < PROTO_NPREFS; i++) {
+		f[i].var = proto_prefs[i].var;
+		f[i].type = "boolean";
+		f[i].required = 1;
+		f[i].label = proto_prefs[i].label;
+		f[i].value = pref_current(s, &proto_prefs[i]);
+	}
+	slidge_cmd_form(c, PROTO_PREFS_TITLE, PROTO_PREFS_INSTRUCTIONS, f, preferences_saved,
+	    NULL);
 }
 
 /* ---- re-login ------------------------------------------------------------------ */

@@ -15,6 +15,26 @@
 #include "log.h"
 #include "xml.h"
 
+#define NS_RECEIPTS "urn:xmpp:receipts"
+
+/* XEP-0184: "Command messages are acked with 0184 receipts" (reference/slidge.md §5).
+ * cmd.c acks the commands it runs with their first answer; this acks the rest (input
+ * answers, and what slidged answers: it never sees the request). */
+static void
+command_receipt(struct inbound *in)
+{
+	struct message_out r = { 0 };
+
+	if (in->id == NULL || *in->id == '\0' ||
+	    xml_child(in->root, "request", NS_RECEIPTS) == NULL)
+		return;
+	r.type = strcmp(in->type, "normal") == 0 ? "normal" : "chat";
+	r.from = in->to;
+	r.to = in->from;
+	r.receipt = in->id;
+	stanza_message(&r);
+}
+
 static void
 command_to_supervisor(struct inbound *in, const char *body)
 {
@@ -51,8 +71,11 @@ command_message(struct inbound *in)
 		free(body);
 		return INBOUND_DONE;
 	}
-	if (!cmd_input_answer(body) && !cmd_chat(in, body)) {
+	if (cmd_input_answer(body)) {
+		command_receipt(in);
+	} else if (!cmd_chat(in, body)) {
 		log_debug("a chat command of %zu bytes for slidged", strlen(body));
+		command_receipt(in);
 		command_to_supervisor(in, body);
 	}
 	free(body);

@@ -19,6 +19,7 @@
 
 #include "build_config.h"
 #include "chan.h"
+#include "cmd.h"
 #include "jid.h"
 #include "log.h"
 #if SLIDGE_SANDBOX
@@ -322,6 +323,7 @@ static const struct {
 	{ PROTO_PING,     R_REG | R_SES, 1, on_ping },
 	{ PROTO_STOP,     R_REG | R_SES, 1, on_stop },
 	{ PROTO_LOGLEVEL, R_REG | R_SES, 1, on_loglevel },
+	{ PROTO_USER_ADMIN, R_SES,       1, cmd_user_admin },   /* before START */
 };
 
 static void

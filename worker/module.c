@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "build_config.h"
+#include "cmd.h"
 #include "log.h"
 #include "worker.h"
 
@@ -237,6 +238,10 @@ module_send_manifest(void)
 	v[MANIFEST_ports].list = ports;
 	v[MANIFEST_welcome_message].s = module_welcome_message();
 	rc = worker_send(PROTO_MANIFEST, v);
+	/* The commands go with it (commands.def): slidged answers access errors and help
+	 * for them before any session starts. */
+	if (rc == 0)
+		rc = cmd_send_table();
 done:
 	if (rc < 0)
 		log_error("cannot build the manifest of the module %s", module->name);

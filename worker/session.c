@@ -352,7 +352,6 @@ session_start(struct proto_msg *m)
 	session = s;
 	log_set_prefix(s->user_jid);
 	log_info("session start%s", s->fresh ? " after registration" : "");
-	cmd_session_start();
 
 	/* The probe goes first: a server answers a probe from an entity without a
 	 * subscription with "unsubscribed" on the user's behalf (RFC 6121 §4.3.2, Prosody
@@ -434,6 +433,7 @@ session_stop(const char *reason, int unregister)
 	struct slidge_contact *c;
 	struct presence_out p = { .from = session->component_jid, .to = session->user_jid };
 	struct slidge_reply *r;
+	int by_command;
 
 	if ((stop_reason = strdup(reason)) == NULL)
 		fatal("strdup");
@@ -450,14 +450,20 @@ session_stop(const char *reason, int unregister)
 		}
 		contact_send_presence_type(c, "unavailable", 1);
 	}
-	p.type = "unavailable";
-	stanza_presence(&p);
+	/* XEP-0100 on_user_unregister: the component leaves the roster too; slidge's
+	 * unregister command leaves its busy presence instead (reference/slidge.md §6.5). */
+	by_command = unregister && cmd_unregistered_by_command();
+	if (!by_command) {
+		p.type = "unavailable";
+		stanza_presence(&p);
+	}
 	if (unregister) {
-		/* XEP-0100 on_user_unregister: the component leaves the roster too. */
-		p.type = "unsubscribe";
-		stanza_presence(&p);
-		p.type = "unsubscribed";
-		stanza_presence(&p);
+		if (!by_command) {
+			p.type = "unsubscribe";
+			stanza_presence(&p);
+			p.type = "unsubscribed";
+			stanza_presence(&p);
+		}
 		if (module->unregister != NULL) {
 			if ((r = reply_new(session, unregister_done, NULL)) == NULL)
 				fatal("calloc");

@@ -14,7 +14,11 @@
  *   command "directory"      category contacts, node https://slidge.im/demo/directory,
  *                            chat keyword "directory", logged-in users: a table "The demo
  *                            network" of every person of the network (id, name, jid as
- *                            jid-single), in the order echo, alice, bob. */
+ *                            jid-single), in the order echo, alice, bob.
+ *   command "network-status" no category, node https://slidge.im/demo/network-status,
+ *                            chat keyword "network-status", ADMIN_ONLY (the gateway's
+ *                            --admins): the text "The demo network is up; N of echo,
+ *                            alice, bob known to <user's bare JID>". */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,11 +181,32 @@ directory_run(struct slidge_session *s, struct slidge_cmd *cmd, const char *cons
 	slidge_cmd_table(cmd, "The demo network", cols, values, n, 0);
 }
 
+/* ---- network-status: an administrators' command ---------------------------------- */
+
+static void
+status_run(struct slidge_session *s, struct slidge_cmd *cmd, const char *const *args)
+{
+	const char *ids[] = { "echo", "alice", "bob" };
+	char text[1024];
+	size_t i, n = 0;
+
+	(void)args;
+	for (i = 0; i < 3; i++)
+		if (slidge_roster_by_legacy_id(s, ids[i]) != NULL)
+			n++;
+	snprintf(text, sizeof text, "The demo network is up; %zu of echo, alice, bob known to %s",
+	    n, slidge_cmd_user_jid(cmd));
+	slidge_cmd_text(cmd, text);
+}
+
 const struct slidge_command demo_commands[] = {
 	{ "👋 Poke a contact", "Make a contact say something", "https://slidge.im/demo/poke",
 	  "poke", SLIDGE_ACCESS_USER_LOGGED, "contacts", poke_run },
 	{ "📇 Directory of the demo network", "Everybody on the demo network",
 	  "https://slidge.im/demo/directory", "directory", SLIDGE_ACCESS_USER_LOGGED,
 	  "contacts", directory_run },
+	{ "🩺 Demo network status", "How the demo network is doing (administrators only)",
+	  "https://slidge.im/demo/network-status", "network-status", SLIDGE_ACCESS_ADMIN_ONLY,
+	  NULL, status_run },
 	{ NULL },
 };
