@@ -1,13 +1,15 @@
 /* chatcmd.c: what slidged knows of the commands of sessions, and the chat commands it
  * answers itself (reference/slidge.md §5, §7.1 cases 7-8).
  *
- * Session workers list their commands (the core's session commands and the module's) in
- * a COMMANDS frame; with that table slidged filters disco#items of the commands node by
- * slidge's access rules (registration, login state from the STATE frames, admins) and
- * answers access errors for people without a session. Chat commands (messages to the
- * gateway's bare JID) of unregistered people come here from route.c; those of registered
- * users go to their session, which hands back (CHAT_COMMAND) what it does not serve:
- * help, the administration commands, answers to a dialogue of ours, unknown words. */
+ * Workers list a session's commands (the core's session commands and the module's) in
+ * a COMMANDS frame after their MANIFEST, the probe worker at boot first; with that table
+ * slidged filters disco#items of the commands node by slidge's access rules
+ * (registration, login state from the STATE frames, admins) and answers access errors
+ * for people without a session. Chat commands (messages to the gateway's bare JID) of
+ * unregistered people come here from route.c; those of registered users go to their
+ * session, which hands back (CHAT_COMMAND) what it does not serve: help, the
+ * administration commands, answers to a dialogue of ours, unknown words. The forms of
+ * the registration command (adhoc.c) are played here as dialogues when it runs by chat. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

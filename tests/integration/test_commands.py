@@ -111,7 +111,7 @@ def test_disco_by_access_level(gateway, clients):
     logged = clients.new("cmdlogged")
     register(logged, "romeo")
     # a session command without a session: slidge's access errors (slidged knows the
-    # session commands from the first session that started)
+    # session commands from the worker it starts at boot)
     r = execute(c, CORE + "unregister")
     assert stanza_error(r) == ("auth", "forbidden",
                                "This is only available for users that are registered to this gateway"), tostr(r)
@@ -152,7 +152,7 @@ def test_disco_admin(gateways, clients):
 # ---- chat basics -----------------------------------------------------------------------
 
 def test_chat_unknown_help_and_receipt(gateway, clients):
-    # slidged learns the session commands from the first session that starts
+    # another user's session (slidged knows the session commands from boot anyway)
     register(clients.new("cmdother"), "other")
     c = clients.new("cmdchat")
     # unregistered: slidged answers
