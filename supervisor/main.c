@@ -236,6 +236,7 @@ main(int argc, char **argv)
 	/* The commands and dialogues in progress (their workers are gone). */
 	adhoc_free();
 	chatcmd_free();
+	register_free();
 	store_close();
 	manifest_clear(&G.man);
 	config_free(&G.cfg);

@@ -496,3 +496,13 @@ register_unregister(const char *bare, const char *why)
 		log_error("register: could not delete %s from the store", bare);
 	workers_remove_user(u, 1);
 }
+
+void
+register_free(void)
+{
+	/* At shutdown the register workers are gone already: nothing to stop. */
+	while (pendings != NULL) {
+		pendings->w = NULL;
+		pending_free(pendings);
+	}
+}

@@ -114,6 +114,8 @@ void register_iq(xmlNodePtr iq, const char *from_bare);
 int register_missing_field(const struct proto_list *vals, char *text, size_t textsz);
 /* The user asked to leave (IBR remove, or unsubscribe to the component). */
 void register_unregister(const char *bare, const char *why);
+/* Forget the registrations in progress (shutdown, after the workers are gone). */
+void register_free(void);
 
 /* ---- adhoc.c ---------------------------------------------------------------------- */
 
