@@ -262,6 +262,10 @@ on_start(struct proto_msg *m)
 static void
 on_stanza(struct proto_msg *m)
 {
+	if (worker.role == ROLE_REGISTER) {
+		register_stanza(m);   /* iq answers only (qr.c's upload) */
+		return;
+	}
 	if (session == NULL)
 		fatalx("a stanza before START");
 	if (worker.stopping)
@@ -319,7 +323,7 @@ static const struct {
 	{ PROTO_HELLO,    R_REG | R_SES, 0, on_hello },
 	{ PROTO_VALIDATE, R_REG,         1, on_validate },
 	{ PROTO_START,    R_SES,         1, on_start },
-	{ PROTO_STANZA,   R_SES,         1, on_stanza },
+	{ PROTO_STANZA,   R_REG | R_SES, 1, on_stanza },
 	{ PROTO_PING,     R_REG | R_SES, 1, on_ping },
 	{ PROTO_STOP,     R_REG | R_SES, 1, on_stop },
 	{ PROTO_LOGLEVEL, R_REG | R_SES, 1, on_loglevel },

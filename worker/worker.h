@@ -102,6 +102,8 @@ struct slidge_form {
 
 /* Handle a VALIDATE frame (role register). */
 void register_validate(struct proto_msg *m);
+/* Handle a STANZA frame in role register: an answer to one of its iqs. */
+void register_stanza(struct proto_msg *m);
 
 /* ---- session.c -------------------------------------------------------------------- */
 

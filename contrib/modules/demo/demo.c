@@ -14,7 +14,11 @@
  *                                         the module saw it (on_presence)
  *   demo_parity.c: delays, threads, link previews, hints, markers, receipts and
  *   avatars (--demo-receipts, --demo-mark-all and script commands; see its top)
- *   demo_commands.c: the commands poke (form + confirmation) and directory (table) */
+ *   demo_qr.c: QR codes (/qr, the QR registration; usernames qr-never and qr-refused)
+ *   demo_commands.c: the commands poke (form + confirmation), directory (table) and
+ *   network-status (admins only), /input
+ *   demo_files.c: files (/file, /files, /file-url, /gateway-file; on_file and
+ *   on_sticker echo the file back; see its top) */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +129,7 @@ demo_get_qr_text(const char *user_jid, struct slidge_reply *r)
 		return;
 	}
 	snprintf(text, sizeof text, "demo-pair:%s", username);
+	demo_qr_shown(user_jid, username);
 	slidge_reply_str(r, text);
 }
 
@@ -505,6 +510,8 @@ script(struct slidge_session *s, struct slidge_contact *echo, const char *text)
 		script_burst(echo, args);
 	} else if (IS("/reply") || IS("/react-last") || IS("/read-last") || IS("/carbon")) {
 		script_messaging(s, echo, text, len, args);
+	} else if (IS("/qr") && *args != '\0') {
+		demo_qr_script(s, args);
 	} else if (IS("/input")) {
 		demo_input_script(s, echo);
 	} else if (demo_files_script(s, echo, text, len, args) == 0) {
