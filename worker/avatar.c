@@ -294,8 +294,9 @@ avatar_sync_enabled(void)
 {
 	const char *v = proto_kv_get(&session->prefs, "sync_avatar");
 
-	/* slidge's PREFERENCES default sync_avatar to true; IBR stores none. */
-	return v == NULL || !(strcmp(v, "false") == 0 || strcmp(v, "0") == 0);
+	/* As sync_presence (presence.c): a missing preference (in-band registration) is
+	 * off, as slidge's preferences.get("sync_avatar", False). */
+	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 /* The last hash given to on_avatar ("" none given, or removed) into out. */
@@ -526,8 +527,14 @@ avatar_user_fetch(void)
 	static const char q[] = "<pubsub xmlns='" NS_PUBSUB "'><items node='" NS_AVATAR_META
 	    "' max_items='1'/></pubsub>";
 
-	if (module->on_avatar == NULL || !avatar_sync_enabled())
+	if (module->on_avatar == NULL)
 		return;
+	/* slidge at login and when the preferences are saved: sync on, fetch; off, forget
+	 * the hash given, so that turning it on again gives the module the avatar again. */
+	if (!avatar_sync_enabled()) {
+		set_last_hash("");
+		return;
+	}
 	iq_send(session->component_jid, session->user_jid, "get", q, user_meta_answer, NULL);
 }
 

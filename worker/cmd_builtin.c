@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "parity.h"
 #include "xml.h"
 
 #define NS_ROSTER "jabber:iq:roster"
@@ -76,6 +77,7 @@ preferences_saved(struct slidge_session *s, struct slidge_cmd *c,
 	/* presence.c reads s->prefs at each presence: the new sync_presence applies now. */
 	v[PREFERENCES_preferences].list = s->prefs;
 	worker_send(PROTO_PREFERENCES, v);
+	avatar_user_fetch();   /* slidge: re-fetches the avatar, or forgets its hash */
 	log_info("preferences updated");
 	slidge_cmd_text(c, "Your preferences have been updated.");
 }

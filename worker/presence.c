@@ -105,8 +105,10 @@ presence_sync_enabled(void)
 {
 	const char *v = proto_kv_get(&session->prefs, "sync_presence");
 
-	/* slidge's PREFERENCES default sync_presence to true; IBR stores none. */
-	return v == NULL || !(strcmp(v, "false") == 0 || strcmp(v, "0") == 0);
+	/* In-band registration stores no preferences, and slidge reads a missing one as
+	 * off (preferences.get("sync_presence", False)): on only once the registration
+	 * command's last step or the preferences command said so. */
+	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 /* slidge's merge_resources(): available if any resource is; else the show of the one

@@ -830,6 +830,23 @@ def register(client, username, password="secret", timeout=30):
     return start
 
 
+def set_preferences(client, timeout=30, **prefs):
+    """Run the preferences command (XEP-0050) with these values, e.g.
+    sync_presence="true": in-band registration stores none, which slidge reads as off."""
+    ns_cmd = "http://jabber.org/protocol/commands"
+    node = "https://slidge.im/command/core/preferences"
+    r = client.send_iq(COMPONENT, "set", "<command xmlns='%s' node='%s' action='execute'/>"
+                       % (ns_cmd, node), timeout=timeout)
+    assert r.get("type") == "result", "preferences refused: %s" % tostr(r)
+    sid = r.find("{%s}command" % ns_cmd).get("sessionid")
+    fields = "".join("<field var='%s'><value>%s</value></field>" % kv for kv in prefs.items())
+    r = client.send_iq(COMPONENT, "set", "<command xmlns='%s' node='%s' sessionid='%s' "
+                       "action='complete'><x xmlns='%s' type='submit'>%s</x></command>"
+                       % (ns_cmd, node, sid, NS_DATA, fields), timeout=timeout)
+    assert r.get("type") == "result", "preferences not saved: %s" % tostr(r)
+    return r
+
+
 def accept_subscriptions(client, jids, since=0, timeout=15):
     """For each JID: wait for its subscribe, approve it and subscribe back."""
     for j in jids:

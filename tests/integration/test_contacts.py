@@ -348,7 +348,8 @@ def test_probe_and_friend_requests(gateway, clients):
 
 
 # ---------------------------------------------------------------------------------------
-# on_presence with slidge's merge_resources (sync_presence on by default)
+# on_presence with slidge's merge_resources (only with the sync_presence preference on:
+# in-band registration stores no preferences, which slidge reads as off)
 
 def test_user_presence_reaches_the_module(gateway, clients, users):
     jid, pw = users.new("mypres")
@@ -356,6 +357,20 @@ def test_user_presence_reaches_the_module(gateway, clients, users):
     start = register(a, "romeo")
     friends(a, start)
     echo = contact_jid("echo")
+    # registered in-band: no sync_presence yet, the module hears nothing
+    mark = a.mark()
+    a.send_message(echo, "/my-presence")
+    m = a.wait_for(lambda el: is_message(echo + "/slidge", "chat")(el) and body(el) is not None
+                   and not body(el).startswith("echo:"), 15, since=mark, what="echo's /my-presence answer")
+    first = body(m)
+    a.send("<presence><show>dnd</show><status>not for the module</status></presence>")
+    a.pump(0.5)
+    mark = a.mark()
+    a.send_message(echo, "/my-presence")
+    m = a.wait_for(lambda el: is_message(echo + "/slidge", "chat")(el) and body(el) is not None
+                   and not body(el).startswith("echo:"), 15, since=mark, what="echo's /my-presence answer")
+    assert body(m) == first and "not for the module" not in body(m), tostr(m)
+    harness.set_preferences(a, sync_presence="true", sync_avatar="false")
 
     def my_presence(expected):
         mark = a.mark()

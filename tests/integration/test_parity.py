@@ -387,6 +387,8 @@ def test_user_avatar_reaches_the_module(pep):
     start = register(c, "romeo")
     harness.accept_subscriptions(c, [COMPONENT] + CONTACT_JIDS, since=start)
     c.pump(1.0)
+    # in-band registration stores no preferences (sync off, as slidge): turn it on
+    harness.set_preferences(c, sync_presence="false", sync_avatar="true")
 
     # the gateway's presence carries caps whose ver is that of slidged's disco#info, which
     # says urn:xmpp:avatar:metadata+notify
