@@ -570,8 +570,9 @@ struct slidge_module {
 	 * LegacyContact hooks); NULL hooks are simply not called ---- */
 	const unsigned char *component_avatar; /* COMPONENT_AVATAR: PNG/JPEG bytes or NULL */
 	size_t component_avatar_len;
-	/* The user's presence changed (only if the sync_presence preference is on, the
-	 * default). merged is slidge's merge_resources() of every available resource, NULL
+	/* The user's presence changed (only if the sync_presence preference is on: the
+	 * registration command's default, off after in-band registration until the user
+	 * turns it on with the preferences command, as slidge). merged is slidge's merge_resources() of every available resource, NULL
 	 * when none is left. */
 	void (*on_presence)(struct slidge_session *s, const char *resource,
 	    const struct slidge_presence *p, const struct slidge_presence *merged);
