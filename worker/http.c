@@ -9,14 +9,22 @@
  * Downloads are written to a file as they arrive and stop at max_size bytes (and before
  * the first byte when Content-Length says more): a hostile server cannot fill the disk
  * or the memory. Only http and https are spoken, redirects included. This is the one
- * file of the worker that includes curl.h (STYLE.md). */
+ * file of the worker that includes curl.h (STYLE.md).
+ *
+ * libcurl is loaded with dlopen at the first transfer, not linked: Debian's libcurl-gnutls
+ * brings GnuTLS, p11-kit, libcrypto, Kerberos and LDAP, whose constructors cost an idle
+ * worker about 1.1 MiB of private memory and 30 ms of start-up (docs/performance.md);
+ * most workers never transfer anything. curl.h gives the types and constants only. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <dlfcn.h>
 
 #include <curl/curl.h>
 
@@ -61,6 +69,69 @@ static uint16_t ports[PORTS_MAX + 1] = { 80, 443, 5280, 5281, 5443 };
 
 /* ---- the loop side ------------------------------------------------------------------ */
 
+/* The libcurl functions this file uses, resolved at the first transfer. */
+static struct {
+	void *dl;
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+} lib;
+
+/* dlopen libcurl (the GnuTLS flavour Debian builds against, else any libcurl 4) and
+ * resolve every function above; -1 with the reason logged. */
+static int
+lib_load(void)
+{
+	static const char *const names[] = { "libcurl-gnutls.so.4", "libcurl.so.4" };
+	static const struct {
+		const char *sym;
+		size_t off;
+	} syms[] = {
+#define SYM(f) { "curl_" #f, offsetof(__typeof__(lib), f) }
+		SYM(global_init), SYM(global_cleanup), SYM(easy_init), SYM(easy_cleanup),
+		SYM(easy_setopt), SYM(easy_getinfo), SYM(easy_strerror), SYM(slist_append),
+		SYM(slist_free_all), SYM(multi_init), SYM(multi_cleanup), SYM(multi_setopt),
+		SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_assign),
+		SYM(multi_socket_action), SYM(multi_info_read),
+#undef SYM
+	};
+	size_t i;
+	void *f;
+
+	if (lib.dl != NULL)
+		return 0;
+	for (i = 0; i < sizeof names / sizeof names[0] && lib.dl == NULL; i++)
+		lib.dl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (lib.dl == NULL) {
+		log_error("http: cannot load libcurl: %s", dlerror());
+		return -1;
+	}
+	for (i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+		if ((f = dlsym(lib.dl, syms[i].sym)) == NULL) {
+			log_error("http: libcurl has no %s", syms[i].sym);
+			dlclose(lib.dl);
+			memset(&lib, 0, sizeof lib);
+			return -1;
+		}
+		memcpy((char *)&lib + syms[i].off, &f, sizeof f);
+	}
+	return 0;
+}
+
 static void
 req_unlink(struct http_req *r)
 {
@@ -76,10 +147,10 @@ static void
 req_free(struct http_req *r)
 {
 	if (r->easy != NULL) {
-		curl_multi_remove_handle(multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		lib.multi_remove_handle(multi, r->easy);
+		lib.easy_cleanup(r->easy);
 	}
-	curl_slist_free_all(r->headers);
+	lib.slist_free_all(r->headers);
 	if (r->in != NULL)
 		fclose(r->in);
 	if (r->out >= 0)
@@ -102,7 +173,7 @@ req_error(struct http_req *r, CURLcode rc, long status, char *buf, size_t bufsz)
 	}
 	if (rc == CURLE_OK)
 		return NULL;
-	snprintf(buf, bufsz, "%s", r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(rc));
+	snprintf(buf, bufsz, "%s", r->errbuf[0] != '\0' ? r->errbuf : lib.easy_strerror(rc));
 	return buf;
 }
 
@@ -116,20 +187,20 @@ check_done(void)
 	char *ct, ebuf[CURL_ERROR_SIZE + 64];
 	curl_off_t got;
 
-	while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+	while ((m = lib.multi_info_read(multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		r = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		lib.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		if (r == NULL)
 			continue;
 		memset(&res, 0, sizeof res);
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+		lib.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
 		ct = NULL;
-		curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+		lib.easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
 		res.content_type = ct;
 		got = 0;
-		curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+		lib.easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
 		res.size = r->out >= 0 ? r->got : (uint64_t)got;
 		res.error = req_error(r, m->data.result, res.status, ebuf, sizeof ebuf);
 		/* A file that cannot be fully written is a failure too. */
@@ -157,7 +228,7 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		flags |= CURL_CSELECT_IN;
 	if (revents & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(multi, s->fd, flags, &running);
+	lib.multi_socket_action(multi, s->fd, flags, &running);
 	check_done();
 }
 
@@ -166,7 +237,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	int running;
 
-	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	lib.multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done();
 }
 
@@ -204,7 +275,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 		s->fd = fd;
 		s->next = socks;
 		socks = s;
-		curl_multi_assign(multi, fd, s);
+		lib.multi_assign(multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
 		ev |= EV_READ;
@@ -273,7 +344,9 @@ read_mem_cb(char *p, size_t size, size_t n, void *arg)
 int
 http_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (lib_load() < 0)
+		return -1;
+	if (lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("http: libcurl cannot start");
 		return -1;
 	}
@@ -288,10 +361,10 @@ multi_setup(void)
 		return 0;
 	if (!curl_ready && http_init() < 0)
 		return -1;
-	if ((multi = curl_multi_init()) == NULL)
+	if ((multi = lib.multi_init()) == NULL)
 		return -1;
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_set_cb);
+	lib.multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	lib.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_set_cb);
 	ev_timer_init(&timer, timer_cb, 0., 0.);
 	return 0;
 }
@@ -310,34 +383,34 @@ req_setup(struct http_req *r, const struct http_opts *o, const char **err)
 	CURL *e = r->easy;
 	size_t i;
 
-	curl_easy_setopt(e, CURLOPT_URL, o->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "slidge-c/" SLIDGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	lib.easy_setopt(e, CURLOPT_URL, o->url);
+	lib.easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+	lib.easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	lib.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	lib.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	lib.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	lib.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	lib.easy_setopt(e, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	lib.easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	lib.easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+	lib.easy_setopt(e, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT);
+	lib.easy_setopt(e, CURLOPT_USERAGENT, "slidge-c/" SLIDGE_VERSION);
+	lib.easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	lib.easy_setopt(e, CURLOPT_WRITEDATA, r);
 	/* Prosody and others answer 100-continue late or never: send the body at once. */
-	if ((r->headers = curl_slist_append(NULL, "Expect:")) == NULL)
+	if ((r->headers = lib.slist_append(NULL, "Expect:")) == NULL)
 		goto oom;
 	for (i = 0; o->headers != NULL && o->headers[i] != NULL; i++) {
-		struct curl_slist *l = curl_slist_append(r->headers, o->headers[i]);
+		struct curl_slist *l = lib.slist_append(r->headers, o->headers[i]);
 		if (l == NULL)
 			goto oom;
 		r->headers = l;
 	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	lib.easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		lib.easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		lib.easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		if (o->upload_path != NULL) {
 			struct stat st;
 
@@ -349,18 +422,18 @@ req_setup(struct http_req *r, const struct http_opts *o, const char **err)
 				*err = "cannot read the file to upload";
 				return -1;
 			}
-			curl_easy_setopt(e, CURLOPT_READDATA, r->in);
-			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+			lib.easy_setopt(e, CURLOPT_READDATA, r->in);
+			lib.easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
 		} else {
 			r->data = o->upload_data;
 			r->len = o->upload_len;
-			curl_easy_setopt(e, CURLOPT_READFUNCTION, read_mem_cb);
-			curl_easy_setopt(e, CURLOPT_READDATA, r);
-			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
+			lib.easy_setopt(e, CURLOPT_READFUNCTION, read_mem_cb);
+			lib.easy_setopt(e, CURLOPT_READDATA, r);
+			lib.easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
 		}
 	} else if (strcmp(method, "GET") == 0) {
 		r->max_size = o->max_size > 0 ? o->max_size : DEFAULT_MAX_SIZE;
-		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_size);
+		lib.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_size);
 		if (o->download_path != NULL &&
 		    (r->out = open(o->download_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600)) < 0) {
@@ -403,7 +476,7 @@ http_start(const struct http_opts *o, http_done_cb *done, void *arg,
 	r->out = -1;
 	r->done = done;
 	r->arg = arg;
-	if ((r->easy = curl_easy_init()) == NULL) {
+	if ((r->easy = lib.easy_init()) == NULL) {
 		*err = "libcurl cannot start a transfer";
 		free(r);
 		return -1;
@@ -414,7 +487,7 @@ http_start(const struct http_opts *o, http_done_cb *done, void *arg,
 		req_free(r);
 		return -1;
 	}
-	if (curl_multi_add_handle(multi, r->easy) != CURLM_OK) {
+	if (lib.multi_add_handle(multi, r->easy) != CURLM_OK) {
 		*err = "libcurl refused the transfer";
 		req_free(r);
 		return -1;
@@ -443,14 +516,14 @@ http_free_all(void)
 	while (reqs != NULL)
 		http_cancel(reqs);
 	if (multi != NULL) {
-		curl_multi_cleanup(multi);
+		lib.multi_cleanup(multi);
 		multi = NULL;
 		ev_timer_stop(worker.loop, &timer);
 	}
 	while (socks != NULL)
 		sock_free(socks);
 	if (curl_ready) {
-		curl_global_cleanup();
+		lib.global_cleanup();
 		curl_ready = 0;
 	}
 }

@@ -11,7 +11,7 @@ import time
 from harness import (COMPONENT, NS_RECEIPTS, OTHER_DOMAIN, body, connected_status,
                      contact_jid, ibr_get, ibr_remove, is_presence, is_registered, local,
                      register, sfrom, show, stanza_error, status, tostr)
-from test_adhoc import execute
+from test_adhoc import NS_CMD, execute
 from test_commands import ask, disco_commands, error_for, from_gw, say
 from test_qr import decode_png_url, is_gateway_attachment, is_gateway_text, qr_gateway
 
@@ -239,6 +239,13 @@ def test_module_admin_command(gateways, clients):
     assert ask(admin, "network-status", startswith="The demo network") == \
         "The demo network is up; 3 of echo, alice, bob known to %s" % admin.jid
     assert STATUS_NODE in disco_commands(admin)
+    # the same command as XEP-0050: slidged lets the admin's request through to the worker
+    r = execute(admin, STATUS_NODE)
+    assert r.get("type") == "result", tostr(r)
+    cmd = r.find("{%s}command" % NS_CMD)
+    assert cmd.get("status") == "completed", tostr(r)
+    assert "The demo network is up; 3 of echo, alice, bob known to %s" % admin.jid in \
+        [n.text for n in cmd.findall("{%s}note" % NS_CMD)], tostr(r)
     text = ask(admin, "help", startswith="Available commands:")
     assert "\nnetwork-status -- 🩺 Demo network status" in text, text
 
