@@ -38,13 +38,7 @@
 #include "parity.h"
 #include "attach.h"
 
-#define NS_CLIENT "jabber:client"
 #define NS_OOB "jabber:x:oob"
-#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
-#define NS_HINTS "urn:xmpp:hints"
-#define NS_MARKERS "urn:xmpp:chat-markers:0"
-#define NS_DELAY "urn:xmpp:delay"
-#define NS_NICK "http://jabber.org/protocol/nick"
 #define NS_REPLY "urn:xmpp:reply:0"
 #define NS_REFERENCE "urn:xmpp:reference:0"
 #define NS_SIMS "urn:xmpp:sims:1"
@@ -54,8 +48,6 @@
 #define NS_FILE_META "urn:xmpp:file:metadata:0"
 #define NS_URL_DATA "http://jabber.org/protocol/url-data"
 
-#define CARBON_PREFIX "slidge-carbon-"
-#define IGNORE_DELAY_THRESHOLD 300
 #define FAILURE_NOTE "I tried to send a file, but something went wrong. Tell your slidge " \
 	"admin to check the logs."
 
@@ -530,80 +522,34 @@ write_file_elems(struct xb *x, const struct meta *m, const char *caption)
 	xb_close(x, "file-sharing");
 }
 
-/* The message with the file (m != NULL) or the failure note (body), with id. */
+/* The message with the file (m != NULL) or the failure note (body), with id; id ""
+ * gets a new one (chat.c's, a carbon's included), written back into id. */
 static void
-send_file_message(struct job *j, const struct meta *m, const char *body, const char *id)
+send_file_message(struct job *j, const struct meta *m, const char *body, char id[ID_BUF])
 {
 	struct slidge_contact *c = j->c;
-	struct xb x = { 0 };
-	char stamp[32], rid[ID_BUF];
-	unsigned hints;
+	struct chat_out o;
+	char rid[ID_BUF];
 
-	xb_open(&x, "message");
-	if (j->carbon && c != NULL) {
-		xb_attr(&x, "xmlns", NS_CLIENT);
-		xb_attr(&x, "type", "chat");
-		xb_attr(&x, "from", session->user_jid);
-		xb_attr(&x, "to", c->jid);
-	} else {
-		xb_attr(&x, "type", "chat");
-		xb_attr(&x, "from", c != NULL ? c->full : session->component_jid);
-		xb_attr(&x, "to", session->user_jid);
-	}
-	xb_attr(&x, "id", id);
-	xb_open_end(&x);
-	xb_text(&x, "body", NULL, m != NULL ? m->url : body);
-	if (j->thread != NULL) {
-		chat_thread_to_xmpp(j->thread, rid);
-		xb_text(&x, "thread", NULL, rid);
-	}
-	xb_empty(&x, "active", NS_CHATSTATES);
-	hints = j->hints & SLIDGE_HINTS_SET ? j->hints : SLIDGE_HINT_MARKABLE | SLIDGE_HINT_STORE;
-	if (hints & SLIDGE_HINT_MARKABLE)
-		xb_empty(&x, "markable", NS_MARKERS);
-	if (hints & SLIDGE_HINT_STORE)
-		xb_empty(&x, "store", NS_HINTS);
-	if (hints & SLIDGE_HINT_NO_STORE)
-		xb_empty(&x, "no-store", NS_HINTS);
-	if (hints & SLIDGE_HINT_NO_COPY)
-		xb_empty(&x, "no-copy", NS_HINTS);
-	if (hints & SLIDGE_HINT_NO_PERMANENT_STORE)
-		xb_empty(&x, "no-permanent-store", NS_HINTS);
-	if (j->when != 0 && time(NULL) - j->when >= IGNORE_DELAY_THRESHOLD) {
-		stanza_format_time(j->when, stamp, sizeof stamp);
-		xb_open(&x, "delay");
-		xb_attr(&x, "xmlns", NS_DELAY);
-		xb_attr(&x, "stamp", stamp);
-		xb_attr(&x, "from", session->component_jid);
-		xb_raw(&x, "/>");
-	}
+	chat_out_open(&o, c, j->carbon, *id != '\0' ? id : NULL);
+	memcpy(id, o.id, ID_BUF);
+	xb_text(&o.x, "body", NULL, m != NULL ? m->url : body);
+	chat_out_common(&o, j->thread, j->hints, j->when);
 	/* XEP-0461 without a quoted fallback: slidge sends none with attachments. */
 	if (j->reply_to != NULL && c != NULL) {
 		chat_legacy_to_xmpp(j->reply_to, rid);
-		xb_open(&x, "reply");
-		xb_attr(&x, "xmlns", NS_REPLY);
-		xb_attr(&x, "id", rid);
-		xb_attr(&x, "to", j->reply_to_user ? session->user_jid :
+		xb_open(&o.x, "reply");
+		xb_attr(&o.x, "xmlns", NS_REPLY);
+		xb_attr(&o.x, "id", rid);
+		xb_attr(&o.x, "to", j->reply_to_user ? session->user_jid :
 		    j->reply_to_author != NULL ? j->reply_to_author->full : NULL);
-		xb_raw(&x, "/>");
+		xb_raw(&o.x, "/>");
 	}
 	if (m != NULL)
-		write_file_elems(&x, m, j->caption);
-	if (c != NULL && !j->carbon && !c->is_friend && c->name != NULL && *c->name != '\0')
-		xb_text(&x, "nick", NS_NICK, c->name);
-	xb_close(&x, "message");
+		write_file_elems(&o.x, m, j->caption);
 	emitting++;
-	if (j->carbon && c != NULL) {
-		if (x.err)
-			log_error("out of memory building a carbon");
-		else if (privilege_send_message_as_user(x.b.data) < 0)
-			log_warn("dropping a file carbon to %s: the gateway has no XEP-0356 "
-			    "message privilege", c->jid);
-	} else {
-		xb_emit(&x);
-	}
+	chat_out_send(&o);
 	emitting--;
-	xb_free(&x);
 }
 
 /* The file's message(s), now that it is its turn. */
@@ -614,14 +560,9 @@ job_emit(struct job *j)
 	const char *parts[2];
 	int with_id = j->legacy_id != NULL && j->caption == NULL;
 
-	if (with_id) {
+	id[0] = '\0';
+	if (with_id)
 		chat_legacy_to_xmpp(j->legacy_id, id);
-	} else if (j->carbon) {
-		memcpy(id, CARBON_PREFIX, sizeof CARBON_PREFIX - 1);
-		stanza_new_id(id + sizeof CARBON_PREFIX - 1, sizeof id - sizeof CARBON_PREFIX);
-	} else {
-		stanza_new_id(id, sizeof id);
-	}
 	/* A carbon with a legacy id is the user's own message: remember it as such. */
 	if (j->carbon && with_id)
 		store_id_put(STORE_MSG, id, j->legacy_id);

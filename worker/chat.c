@@ -142,18 +142,10 @@ chat_free(void)
 
 /* ---- building one message ---------------------------------------------------------- */
 
-struct out {
-	struct xb x;
-	struct slidge_contact *c;
-	int carbon;
-	char id[ID_BUF];
-	int markable;
-};
-
-/* "<message ...>": from the contact, or for a carbon from the user to the contact. id
- * NULL: a new one (slidge-carbon-... for a carbon). */
-static void
-out_open(struct out *o, struct slidge_contact *c, int carbon, const char *id)
+/* "<message ...>": from the contact (the gateway if c is NULL), or for a carbon from the
+ * user to the contact. id NULL: a new one (slidge-carbon-... for a carbon). */
+void
+chat_out_open(struct chat_out *o, struct slidge_contact *c, int carbon, const char *id)
 {
 	memset(o, 0, sizeof *o);
 	o->c = c;
@@ -167,22 +159,23 @@ out_open(struct out *o, struct slidge_contact *c, int carbon, const char *id)
 		stanza_new_id(o->id, sizeof o->id);
 	}
 	xb_open(&o->x, "message");
-	if (carbon) {
+	if (carbon && c != NULL) {
 		xb_attr(&o->x, "xmlns", NS_CLIENT);
 		xb_attr(&o->x, "type", "chat");
-		xb_attr(&o->x, "from", c->s->user_jid);
+		xb_attr(&o->x, "from", session->user_jid);
 		xb_attr(&o->x, "to", c->jid);
 	} else {
+		o->carbon = 0;
 		xb_attr(&o->x, "type", "chat");
-		xb_attr(&o->x, "from", c->full);
-		xb_attr(&o->x, "to", c->s->user_jid);
+		xb_attr(&o->x, "from", c != NULL ? c->full : session->component_jid);
+		xb_attr(&o->x, "to", session->user_jid);
 	}
 	xb_attr(&o->x, "id", o->id);
 	xb_open_end(&o->x);
 }
 
 static void
-out_hints(struct out *o, unsigned hints)
+out_hints(struct chat_out *o, unsigned hints)
 {
 	if (hints & SLIDGE_HINT_MARKABLE) {
 		xb_empty(&o->x, "markable", NS_MARKERS);
@@ -199,7 +192,7 @@ out_hints(struct out *o, unsigned hints)
 }
 
 static void
-out_id_elem(struct out *o, const char *name, const char *ns, const char *id)
+out_id_elem(struct chat_out *o, const char *name, const char *ns, const char *id)
 {
 	xb_open(&o->x, name);
 	xb_attr(&o->x, "xmlns", ns);
@@ -208,7 +201,7 @@ out_id_elem(struct out *o, const char *name, const char *ns, const char *id)
 }
 
 static void
-out_thread(struct out *o, const char *legacy_thread)
+out_thread(struct chat_out *o, const char *legacy_thread)
 {
 	char t[ID_BUF];
 
@@ -218,13 +211,32 @@ out_thread(struct out *o, const char *legacy_thread)
 	xb_text(&o->x, "thread", NULL, t);
 }
 
-/* Close, then send: from the contact, or a carbon through XEP-0356. */
-static void
-out_send(struct out *o)
+void
+chat_out_common(struct chat_out *o, const char *thread, unsigned hints, time_t when)
+{
+	char stamp[32];
+
+	out_thread(o, thread);
+	xb_empty(&o->x, "active", NS_CHATSTATES);
+	out_hints(o, hints & SLIDGE_HINTS_SET ? hints : SLIDGE_HINT_MARKABLE | SLIDGE_HINT_STORE);
+	/* XEP-0203, only past the threshold (LegacyContact.STRIP_SHORT_DELAY). */
+	if (when != 0 && time(NULL) - when >= IGNORE_DELAY_THRESHOLD) {
+		stanza_format_time(when, stamp, sizeof stamp);
+		xb_open(&o->x, "delay");
+		xb_attr(&o->x, "xmlns", NS_DELAY);
+		xb_attr(&o->x, "stamp", stamp);
+		xb_attr(&o->x, "from", session->component_jid);
+		xb_raw(&o->x, "/>");
+	}
+}
+
+/* Close, then send: from the contact (or the gateway), or a carbon through XEP-0356. */
+void
+chat_out_send(struct chat_out *o)
 {
 	struct slidge_contact *c = o->c;
 
-	if (!o->carbon && !c->is_friend && c->name != NULL && *c->name != '\0')
+	if (!o->carbon && c != NULL && !c->is_friend && c->name != NULL && *c->name != '\0')
 		xb_text(&o->x, "nick", NS_NICK, c->name);
 	xb_close(&o->x, "message");
 	if (o->carbon) {
@@ -239,7 +251,7 @@ out_send(struct out *o)
 		xb_free(&o->x);
 		return;
 	}
-	if (xb_emit(&o->x) == 0 && o->markable && module->mark_all_messages)
+	if (xb_emit(&o->x) == 0 && o->markable && c != NULL && module->mark_all_messages)
 		store_sent_add(c->jid, o->id);
 	xb_free(&o->x);
 }
@@ -291,7 +303,7 @@ quote(struct buf *q, const char *text, const char *nick)
 }
 
 static void
-out_link_previews(struct out *o, const struct slidge_send_opts *opts)
+out_link_previews(struct chat_out *o, const struct slidge_send_opts *opts)
 {
 	static const char *const names[] = { "title", "description", "url", "image", "type",
 		"site_name" };
@@ -329,11 +341,10 @@ void
 chat_send_text(struct slidge_contact *c, const char *body, const char *legacy_id,
     const struct slidge_send_opts *opts)
 {
-	struct out o;
+	struct chat_out o;
 	struct buf q = BUF_INIT;
-	char id[ID_BUF], rid[ID_BUF], stamp[32], end[32];
+	char id[ID_BUF], rid[ID_BUF], end[32];
 	const char *idsrc, *nick = NULL, *to = NULL;
-	unsigned hints;
 	int carbon;
 
 	if (opts == NULL)
@@ -357,7 +368,7 @@ chat_send_text(struct slidge_contact *c, const char *body, const char *legacy_id
 	idsrc = opts->correction ? opts->correction_event_id : legacy_id;
 	if (idsrc != NULL && *idsrc != '\0')
 		chat_legacy_to_xmpp(idsrc, id);
-	out_open(&o, c, carbon, idsrc != NULL && *idsrc != '\0' ? id : NULL);
+	chat_out_open(&o, c, carbon, idsrc != NULL && *idsrc != '\0' ? id : NULL);
 
 	/* XEP-0461: the quoted fallback goes before the text, and says where it ends. */
 	if (opts->reply_to != NULL && *opts->reply_to != '\0') {
@@ -385,20 +396,7 @@ chat_send_text(struct slidge_contact *c, const char *body, const char *legacy_id
 		xb_esc(&o.x, q.data);
 	xb_esc(&o.x, body);
 	xb_close(&o.x, "body");
-	out_thread(&o, opts->thread);
-	xb_empty(&o.x, "active", NS_CHATSTATES);
-	hints = opts->hints & SLIDGE_HINTS_SET ? opts->hints :
-	    SLIDGE_HINT_MARKABLE | SLIDGE_HINT_STORE;
-	out_hints(&o, hints);
-	/* XEP-0203, only past the threshold (LegacyContact.STRIP_SHORT_DELAY). */
-	if (opts->when != 0 && time(NULL) - opts->when >= IGNORE_DELAY_THRESHOLD) {
-		stanza_format_time(opts->when, stamp, sizeof stamp);
-		xb_open(&o.x, "delay");
-		xb_attr(&o.x, "xmlns", NS_DELAY);
-		xb_attr(&o.x, "stamp", stamp);
-		xb_attr(&o.x, "from", c->s->component_jid);
-		xb_raw(&o.x, "/>");
-	}
+	chat_out_common(&o, opts->thread, opts->hints, opts->when);
 	out_link_previews(&o, opts);
 	if (opts->reply_to != NULL && *opts->reply_to != '\0') {
 		chat_legacy_to_xmpp(opts->reply_to, rid);
@@ -425,7 +423,7 @@ chat_send_text(struct slidge_contact *c, const char *body, const char *legacy_id
 		out_id_elem(&o, "replace", NS_CORRECT, rid);
 	}
 	buf_free(&q, 0);
-	out_send(&o);
+	chat_out_send(&o);
 }
 
 void
@@ -444,10 +442,10 @@ static void
 react_one(struct slidge_contact *c, const char *xmpp_id, const char *const *emojis,
     const struct slidge_send_opts *opts)
 {
-	struct out o;
+	struct chat_out o;
 	size_t i;
 
-	out_open(&o, c, opts->carbon, NULL);
+	chat_out_open(&o, c, opts->carbon, NULL);
 	out_thread(&o, opts->thread);
 	out_hints(&o, SLIDGE_HINT_STORE);
 	xb_open(&o.x, "reactions");
@@ -457,7 +455,7 @@ react_one(struct slidge_contact *c, const char *xmpp_id, const char *const *emoj
 	for (i = 0; emojis != NULL && emojis[i] != NULL; i++)
 		xb_text(&o.x, "reaction", NULL, emojis[i]);
 	xb_close(&o.x, "reactions");
-	out_send(&o);
+	chat_out_send(&o);
 }
 
 struct fan {
@@ -497,7 +495,7 @@ static void
 retract_one(struct slidge_contact *c, const char *legacy_id, const char *xmpp_id,
     const struct slidge_send_opts *opts)
 {
-	struct out o;
+	struct chat_out o;
 	struct buf b = BUF_INIT;
 
 	/* reference/slidge.md §7.1 case 15: a body for clients without XEP-0424, marked as
@@ -506,7 +504,7 @@ retract_one(struct slidge_contact *c, const char *legacy_id, const char *xmpp_id
 		log_error("out of memory retracting a message");
 		return;
 	}
-	out_open(&o, c, opts->carbon, NULL);
+	chat_out_open(&o, c, opts->carbon, NULL);
 	xb_text(&o.x, "body", NULL, b.data);
 	out_thread(&o, opts->thread);
 	xb_empty(&o.x, "active", NS_CHATSTATES);
@@ -517,7 +515,7 @@ retract_one(struct slidge_contact *c, const char *legacy_id, const char *xmpp_id
 	xb_raw(&o.x, "/>");
 	out_id_elem(&o, "retract", NS_RETRACT, xmpp_id);
 	out_id_elem(&o, "replace", NS_CORRECT, xmpp_id);
-	out_send(&o);
+	chat_out_send(&o);
 	buf_free(&b, 0);
 }
 
@@ -549,7 +547,7 @@ chat_state(struct slidge_contact *c, const char *state)
 {
 	static const char *const states[] = { "active", "composing", "paused", "inactive",
 		"gone" };
-	struct out o;
+	struct chat_out o;
 	const char *st = NULL;
 	size_t i;
 
@@ -562,17 +560,17 @@ chat_state(struct slidge_contact *c, const char *state)
 	if (c->last_state == st && st != states[1])
 		return;
 	c->last_state = st;
-	out_open(&o, c, 0, NULL);
+	chat_out_open(&o, c, 0, NULL);
 	xb_empty(&o.x, st, NS_CHATSTATES);
 	out_hints(&o, SLIDGE_HINT_NO_STORE);
-	out_send(&o);
+	chat_out_send(&o);
 }
 
 void
 chat_marker(struct slidge_contact *c, const char *marker, const char *legacy_id,
     const struct slidge_send_opts *opts)
 {
-	struct out o;
+	struct chat_out o;
 	char id[ID_BUF];
 
 	if (opts == NULL)
@@ -581,11 +579,11 @@ chat_marker(struct slidge_contact *c, const char *marker, const char *legacy_id,
 	/* LegacyContact.received(): a XEP-0184 receipt too, from the contact (not for the
 	 * user's own marks made on the official client). */
 	if (strcmp(marker, "received") == 0 && !opts->carbon) {
-		out_open(&o, c, 0, NULL);
+		chat_out_open(&o, c, 0, NULL);
 		out_id_elem(&o, "received", NS_RECEIPTS, id);
-		out_send(&o);
+		chat_out_send(&o);
 	}
-	out_open(&o, c, opts->carbon, NULL);
+	chat_out_open(&o, c, opts->carbon, NULL);
 	out_id_elem(&o, marker, NS_MARKERS, id);
-	out_send(&o);
+	chat_out_send(&o);
 }

@@ -768,12 +768,7 @@ chat_table(struct slidge_cmd *c, const char *description,
 static void
 adhoc_open(struct xb *x, struct slidge_cmd *c, const char *status)
 {
-	xb_open(x, "iq");
-	xb_attr(x, "type", "result");
-	xb_attr(x, "from", c->gw);
-	xb_attr(x, "to", c->user);
-	xb_attr(x, "id", c->iq_id);
-	xb_open_end(x);
+	xb_iq_result_open_to(x, c->gw, c->user, c->iq_id);
 	xb_open(x, "command");
 	xb_attr(x, "xmlns", NS_COMMANDS);
 	xb_attr(x, "node", c->node);
@@ -894,40 +889,12 @@ adhoc_table(struct slidge_cmd *c, const char *description,
     const struct slidge_form_field *fields, const char *const *values, size_t nitems)
 {
 	struct xb x = { 0 };
-	size_t i, k, nf;
+	size_t nf;
 
 	for (nf = 0; fields != NULL && fields[nf].var != NULL; nf++)
 		;
 	adhoc_open(&x, c, "completed");
-	xb_open(&x, "x");
-	xb_attr(&x, "xmlns", NS_DATA);
-	xb_attr(&x, "type", "result");
-	xb_open_end(&x);
-	if (description != NULL)
-		xb_text(&x, "title", NULL, description);
-	xb_open(&x, "reported");
-	xb_open_end(&x);
-	for (i = 0; i < nf; i++) {
-		xb_open(&x, "field");
-		xb_attr(&x, "var", fields[i].var);
-		xb_attr(&x, "label", fields[i].label);
-		xb_attr(&x, "type", fields[i].type ? fields[i].type : "text-single");
-		xb_raw(&x, "/>");
-	}
-	xb_close(&x, "reported");
-	for (k = 0; k < nitems; k++) {
-		xb_open(&x, "item");
-		xb_open_end(&x);
-		for (i = 0; i < nf; i++) {
-			xb_open(&x, "field");
-			xb_attr(&x, "var", fields[i].var);
-			xb_open_end(&x);
-			xb_text(&x, "value", NULL, values[k * nf + i] ? values[k * nf + i] : "");
-			xb_close(&x, "field");
-		}
-		xb_close(&x, "item");
-	}
-	xb_close(&x, "x");
+	xb_data_table(&x, description, fields, nf, values, nitems);
 	adhoc_send(c, &x);
 }
 

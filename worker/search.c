@@ -121,12 +121,7 @@ search_reply_item(struct slidge_reply *r, const char *const *values)
 static void
 iq_open(struct xb *x, struct search_ctx *ctx, const char *ns)
 {
-	xb_open(x, "iq");
-	xb_attr(x, "type", "result");
-	xb_attr(x, "from", ctx->to);
-	xb_attr(x, "to", ctx->from);
-	xb_attr(x, "id", ctx->id);
-	xb_open_end(x);
+	xb_iq_result_open_to(x, ctx->to, ctx->from, ctx->id);
 	xb_open(x, "query");
 	xb_attr(x, "xmlns", ns);
 	xb_open_end(x);
@@ -145,39 +140,17 @@ static void
 result_form(struct search_ctx *ctx)
 {
 	struct xb x = { 0 };
-	size_t i, k;
-	const char *v;
+	struct slidge_form_field cols[FIELDS_MAX] = { { 0 } };
+	size_t i;
 
-	iq_open(&x, ctx, NS_SEARCH);
-	xb_open(&x, "x");
-	xb_attr(&x, "xmlns", NS_DATA);
-	xb_attr(&x, "type", "result");
-	xb_open_end(&x);
-	xb_open(&x, "reported");
-	xb_open_end(&x);
 	for (i = 0; i < ctx->nfields; i++) {
-		xb_open(&x, "field");
-		xb_attr(&x, "var", ctx->var[i]);
-		xb_attr(&x, "label", ctx->label[i]);
-		xb_attr(&x, "type", ctx->type[i]);
-		xb_open_end(&x);
-		xb_close(&x, "field");
+		cols[i].var = ctx->var[i];
+		cols[i].label = ctx->label[i];
+		cols[i].type = ctx->type[i];
 	}
-	xb_close(&x, "reported");
-	for (k = 0; k < ctx->nitems; k++) {
-		xb_open(&x, "item");
-		xb_open_end(&x);
-		for (i = 0; i < ctx->nfields; i++) {
-			v = ctx->items[k * ctx->nfields + i];
-			xb_open(&x, "field");
-			xb_attr(&x, "var", ctx->var[i]);
-			xb_open_end(&x);
-			xb_text(&x, "value", NULL, v ? v : "");
-			xb_close(&x, "field");
-		}
-		xb_close(&x, "item");
-	}
-	xb_close(&x, "x");
+	iq_open(&x, ctx, NS_SEARCH);
+	xb_data_table(&x, NULL, cols, ctx->nfields, (const char *const *)ctx->items,
+	    ctx->nitems);
 	iq_close_emit(&x);
 }
 

@@ -332,10 +332,55 @@ emit:
 void
 xb_iq_result_open(struct xb *x, const struct inbound *in)
 {
+	xb_iq_result_open_to(x, in->to, in->from, in->id);
+}
+
+void
+xb_iq_result_open_to(struct xb *x, const char *from, const char *to, const char *id)
+{
 	xb_open(x, "iq");
 	xb_attr(x, "type", "result");
-	xb_attr(x, "from", in->to);
-	xb_attr(x, "to", in->from);
-	xb_attr(x, "id", in->id);
+	xb_attr(x, "from", from);
+	xb_attr(x, "to", to);
+	xb_attr(x, "id", id);
 	xb_open_end(x);
+}
+
+void
+xb_data_table(struct xb *x, const char *title, const struct slidge_form_field *cols,
+    size_t ncols, const char *const *values, size_t nrows)
+{
+	size_t i, k;
+	const char *v;
+
+	xb_open(x, "x");
+	xb_attr(x, "xmlns", "jabber:x:data");
+	xb_attr(x, "type", "result");
+	xb_open_end(x);
+	if (title != NULL)
+		xb_text(x, "title", NULL, title);
+	xb_open(x, "reported");
+	xb_open_end(x);
+	for (i = 0; i < ncols; i++) {
+		xb_open(x, "field");
+		xb_attr(x, "var", cols[i].var);
+		xb_attr(x, "label", cols[i].label);
+		xb_attr(x, "type", cols[i].type != NULL ? cols[i].type : "text-single");
+		xb_raw(x, "/>");
+	}
+	xb_close(x, "reported");
+	for (k = 0; k < nrows; k++) {
+		xb_open(x, "item");
+		xb_open_end(x);
+		for (i = 0; i < ncols; i++) {
+			v = values[k * ncols + i];
+			xb_open(x, "field");
+			xb_attr(x, "var", cols[i].var);
+			xb_open_end(x);
+			xb_text(x, "value", NULL, v != NULL ? v : "");
+			xb_close(x, "field");
+		}
+		xb_close(x, "item");
+	}
+	xb_close(x, "x");
 }

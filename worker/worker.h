@@ -274,6 +274,13 @@ void xb_attr(struct xb *x, const char *name, const char *value); /* skipped if N
 void xb_open_end(struct xb *x);                            /* ">" */
 /* <iq type=result> answering in (from/to swapped, same id), left open for a payload. */
 void xb_iq_result_open(struct xb *x, const struct inbound *in);
+/* The same for an iq answered later: from, to and id as kept from the request. */
+void xb_iq_result_open_to(struct xb *x, const char *from, const char *to, const char *id);
+/* An XEP-0004 result form laid out as a table (slidge's TableResult, search results):
+ * <reported> with the ncols columns (var, label, type: NULL is text-single), then one
+ * <item> per row of values (row-major, ncols per row, NULL: empty). */
+void xb_data_table(struct xb *x, const char *title, const struct slidge_form_field *cols,
+    size_t ncols, const char *const *values, size_t nrows);
 void xb_close(struct xb *x, const char *name);             /* "</name>" */
 void xb_empty(struct xb *x, const char *name, const char *xmlns); /* <name xmlns/> */
 void xb_text(struct xb *x, const char *name, const char *xmlns, const char *text);
@@ -435,6 +442,23 @@ void chat_legacy_to_xmpp(const char *legacy_id, char *out);
 int chat_xmpp_to_legacy(const char *xmpp_id, char *out);
 /* The XMPP thread for a legacy thread (store, else the legacy id) into out (ID_BUF). */
 void chat_thread_to_xmpp(const char *legacy_thread, char *out);
+/* One message to the user, built by chat.c's rules and used by every message of a
+ * contact (text, corrections, reactions, files): from the contact, or from the gateway
+ * when c is NULL, or (carbon) the user's own to the contact through XEP-0356. Open it,
+ * add the elements of the message to x, then send it (the contact's nick when it is not
+ * a friend, the MARK_ALL_MESSAGES record, the carbon's privilege and echo filter). */
+struct chat_out {
+	struct xb x;
+	struct slidge_contact *c;
+	int carbon;
+	char id[ID_BUF];
+	int markable;
+};
+void chat_out_open(struct chat_out *o, struct slidge_contact *c, int carbon, const char *id);
+/* <thread>, <active/>, the hints (slidge's default markable + store unless
+ * SLIDGE_HINTS_SET) and the XEP-0203 delay past slidge's threshold (when 0: now). */
+void chat_out_common(struct chat_out *o, const char *thread, unsigned hints, time_t when);
+void chat_out_send(struct chat_out *o);
 /* 1 if a message with this id from the user is a carbon of ours coming back (then
  * forgotten: it is ignored once). */
 int chat_ignore(const char *id);

@@ -267,6 +267,22 @@ def gateway(gateways):
     return gateways.start()
 
 
+def own_prosody(request, loop, testdir, prosody_class, name):
+    """Generator body of a fixture giving (prosody, clients, gateways) on a Prosody of its
+    own, configured by prosody_class (a harness.Prosody subclass), e.g. with mod_pep or
+    mod_privilege: started before the test, stopped after it."""
+    p = prosody_class(os.path.join(testdir, name))
+    p.start()
+    cs = Clients(loop, p)
+    gws = Gateways(testdir, p, cs)
+    yield p, cs, gws
+    try:
+        gws.finish(request)
+    finally:
+        cs.close()
+        p.stop()
+
+
 @pytest.fixture
 def fake_server():
     s = harness.FakeComponentServer()

@@ -375,16 +375,7 @@ def privileged(request, workdir, slidged_path, loop, testdir):
     if not os.path.exists("/usr/lib/prosody/modules/mod_privilege/mod_privilege.lua"):
         pytest.skip("mod_privilege is not installed (apt-get install prosody-modules)")
     import conftest
-    p = PrivilegedProsody(os.path.join(testdir, "privileged"))
-    p.start()
-    cs = conftest.Clients(loop, p)
-    gws = conftest.Gateways(testdir, p, cs)
-    yield p, cs, gws
-    try:
-        gws.finish(request)
-    finally:
-        cs.close()
-        p.stop()
+    yield from conftest.own_prosody(request, loop, testdir, PrivilegedProsody, "privileged")
 
 
 def enable_carbons(c):

@@ -338,16 +338,7 @@ class PepProsody(harness.Prosody):
 
 @pytest.fixture
 def pep(request, workdir, slidged_path, loop, testdir):
-    p = PepProsody(os.path.join(testdir, "pep"))
-    p.start()
-    cs = conftest.Clients(loop, p)
-    gws = conftest.Gateways(testdir, p, cs)
-    yield p, cs, gws
-    try:
-        gws.finish(request)
-    finally:
-        cs.close()
-        p.stop()
+    yield from conftest.own_prosody(request, loop, testdir, PepProsody, "pep")
 
 
 def png(w, h, seed):
